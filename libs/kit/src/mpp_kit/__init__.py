@@ -1,0 +1,1 @@
+"""Plumbing shared by every service: settings, broker, database, outbox and inbox, telemetry, HTTP."""
