@@ -1,0 +1,148 @@
+"""The whole platform as local processes: catalog, routing, notify, one intake per site, the sandbox SMS provider.
+
+Used by `make up` (a person uses it) and by the end-to-end tests (the same processes, the same wiring).
+Each service gets its own database on the given PostgreSQL server, as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from mpp_devstack._proc import DevstackError, free_port, stop_process, wait_until
+
+DEFAULT_SITES = ("mpp-tenggarong", "loa-kulu", "tabang")
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+async def create_database(admin_dsn: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = admin_dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+@dataclass
+class Platform:
+    workdir: Path
+    kafka_bootstrap: str
+    pg_admin_dsn: str
+    sites: tuple[str, ...] = DEFAULT_SITES
+    db_prefix: str = "mpp"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def _env(self, **values: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SITE_", "DATABASE_", "SERVICE_"))}
+        env.update(self.extra_env)
+        env.update({k.upper(): v for k, v in values.items()})
+        return env
+
+    def _spawn(self, name: str, module: str, env: dict[str, str], port: int | None = None) -> Process:
+        port = port or free_port()
+        log = self.workdir / f"{name}.log"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
+                 "--no-access-log", "--timeout-graceful-shutdown", "10"],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )
+        process = Process(name, port, proc, log)
+        self.processes[name] = process
+        return process
+
+    def start(self, secrets: dict[str, str], timeout: float = 120.0) -> Platform:
+        """Start everything; `secrets` holds CONTACT_SEALING_KEY, NIK_ENCRYPTION_KEY, DELIVERY_REPORT_TOKEN."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        dsns = asyncio.run(self._databases())
+        common = {"kafka_bootstrap_servers": self.kafka_bootstrap, "outbox_poll_interval_s": "0.5", **secrets}
+        notify_port = free_port()
+        sandbox_port = free_port()
+        webhook = f"http://127.0.0.1:{notify_port}/delivery-reports"
+        sandbox_env = self._env(sms_sandbox_webhook_token=secrets["delivery_report_token"])
+        log = self.workdir / "sms-sandbox.log"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mpp_devstack.sms_sandbox", "--port", str(sandbox_port),
+                 "--webhook-url", webhook],
+                stdout=out, stderr=subprocess.STDOUT, env=sandbox_env, start_new_session=True,
+            )
+        self.processes["sms-sandbox"] = Process("sms-sandbox", sandbox_port, proc, log)
+        self._spawn("catalog", "catalog.main:app", self._env(**common, service_name="catalog",
+                                                              database_url=dsns["catalog"]))
+        self._wait_ready(["catalog"], timeout)
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        self._spawn("notify", "notify.main:app", self._env(
+            **common, service_name="notify", database_url=dsns["notify"], sms_provider="twilio",
+            twilio_base_url=sandbox, twilio_account_sid="ACsandbox", twilio_auth_token="sandbox-token",
+            twilio_from="MPPKUKAR", sms_status_callback_url=webhook,
+        ), port=notify_port)
+        self._spawn("routing", "routing.main:app", self._env(**common, service_name="routing",
+                                                              database_url=dsns["routing"]))
+        for site in self.sites:
+            self._spawn(f"intake-{site}", "intake.main:app", self._env(
+                **common, service_name="intake", site_id=site, database_url=dsns[f"intake-{site}"]))
+        self._wait_ready(list(self.processes), timeout)
+        return self
+
+    async def _databases(self) -> dict[str, str]:
+        names = ["catalog", "routing", "notify", *[f"intake-{s}" for s in self.sites]]
+        return {n: await create_database(self.pg_admin_dsn, f"{self.db_prefix}_{n.replace('-', '_')}")
+                for n in names}
+
+    def _wait_ready(self, names: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names:
+            process = self.processes[name]
+            path = "/_sandbox/messages" if name == "sms-sandbox" else "/readyz"
+
+            def ready(process: Process = process, path: str = path) -> bool:
+                if process.proc.poll() is not None:
+                    raise DevstackError(f"{process.name} exited with code {process.proc.returncode}; "
+                                        f"see {process.log}:\n" + process.log.read_text(errors="replace")[-3000:])
+                try:
+                    return httpx.get(process.url + path, timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(ready, max(1.0, deadline - time.monotonic()), f"{name} at {process.url}", process.log)
+
+    def stop(self, names: list[str] | None = None) -> None:
+        for name in names or list(reversed(self.processes)):
+            process = self.processes.get(name)
+            if process is not None:
+                stop_process(process.proc)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash would."""
+        import signal
+
+        os.killpg(self.processes[name].proc.pid, signal.SIGKILL)
+        self.processes[name].proc.wait(10)

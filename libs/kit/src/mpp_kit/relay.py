@@ -1,0 +1,184 @@
+"""The outbox relay: claims outbox rows, publishes them with an idempotent producer, deletes them once acked.
+
+- Claims a batch with `FOR UPDATE SKIP LOCKED` and a lease, so two relays never publish the same row at once and a
+  relay that dies mid-batch leaves rows that another relay takes over after the lease expires.
+- Publishes with `enable_idempotence=True` (which implies `acks=all`) and deletes a row only after its send was
+  acknowledged. A crash between the two publishes the row again later: consumers absorb that with their inbox.
+- Wakes on LISTEN/NOTIFY on a dedicated connection (a pooled one would lose the listener when released), with a
+  polling fallback; failed rows back off exponentially.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from mpp_kit.outbox import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+CLAIM = """
+WITH ready AS (
+    SELECT id FROM outbox
+    WHERE (lease IS NULL AND next_attempt_at <= now())
+       OR (lease IS NOT NULL AND leased_at < now() - make_interval(secs => $2))
+    ORDER BY id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o SET lease = $3, leased_at = now(), attempts = o.attempts + 1
+FROM ready WHERE o.id = ready.id
+RETURNING o.id, o.event_id, o.topic, o.key, o.payload, o.headers, o.attempts
+"""
+
+RELEASE = """
+UPDATE outbox SET lease = NULL, leased_at = NULL, last_error = $3,
+    next_attempt_at = now() + make_interval(secs => least(60, 0.5 * power(2, least(attempts, 10))))
+WHERE id = $1 AND lease = $2
+"""
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        dsn: str,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        *,
+        poll_interval_s: float = 1.0,
+        lease_s: float = 30.0,
+        batch_size: int = 200,
+        client_id: str = "outbox-relay",
+    ) -> None:
+        self._dsn = dsn
+        self._pool = pool
+        self._bootstrap = bootstrap_servers
+        self._poll = poll_interval_s
+        self._lease_s = lease_s
+        self._batch = batch_size
+        self._client_id = client_id
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.published = 0
+
+    async def start(self, *, background: bool = True) -> None:
+        """Connect the producer and, unless `background=False` (tests drive `relay_once`), run the loop."""
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+        )
+        await self._producer.start()
+        if background:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        try:
+            while True:
+                try:
+                    count = await self.relay_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay pass failed; retrying")
+                    count = 0
+                if count < self._batch:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self) -> None:
+        """Keep one dedicated LISTEN connection alive; reconnect when it drops."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                while not conn.is_closed():
+                    await asyncio.sleep(self._poll * 10)
+                    await conn.fetchval("SELECT 1")  # notices a dead connection (asyncpg #519)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox LISTEN connection lost; polling until it is back")
+                await asyncio.sleep(self._poll)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    async def relay_once(self) -> int:
+        """Claim one batch and publish it; returns how many rows were claimed."""
+        lease = uuid.uuid4()
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(CLAIM, self._batch, self._lease_s, lease)
+        if not rows:
+            return 0
+        assert self._producer is not None
+        sends: list[tuple[Any, asyncio.Future[Any]]] = []
+        for row in sorted(rows, key=lambda r: r["id"]):
+            headers: dict[str, str] = json.loads(row["headers"])
+            headers["event-id"] = str(row["event_id"])
+            # Continue the writer's trace: the publish span is a child of the context stored in the row.
+            token = otel_context.attach(propagate.extract(headers))
+            try:
+                with tracer.start_as_current_span(f"{row['topic']} publish", kind=trace.SpanKind.PRODUCER):
+                    propagate.inject(headers)
+                    fut = await self._producer.send(
+                        row["topic"],
+                        value=row["payload"],
+                        key=row["key"].encode() if row["key"] is not None else None,
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
+            finally:
+                otel_context.detach(token)
+            sends.append((row, fut))
+        acked: list[int] = []
+        for row, fut in sends:
+            try:
+                await fut
+                acked.append(row["id"])
+            except Exception as exc:
+                log.warning("outbox publish failed", extra={"topic": row["topic"], "attempts": row["attempts"]})
+                async with self._pool.acquire() as conn:
+                    await conn.execute(RELEASE, row["id"], lease, repr(exc)[:500])
+        await self._delete(acked, lease)
+        self.published += len(acked)
+        return len(rows)
+
+    async def _delete(self, ids: list[int], lease: uuid.UUID) -> None:
+        if ids:
+            async with self._pool.acquire() as conn:
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease = $2", ids, lease)

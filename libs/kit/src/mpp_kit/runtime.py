@@ -1,0 +1,160 @@
+"""What a service process runs besides its own logic: pool, migrations, topics, broker, outbox relay.
+
+A service builds one `ServiceRuntime` at import (so its handlers can register on `runtime.broker`), and the HTTP
+lifespan starts and stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from pydantic import TypeAdapter
+
+from mpp_contracts.topics import Topic
+from mpp_kit.consumer import Handler, InboxConsumer, subscribe
+from mpp_kit.db import create_pool, migrate, ping
+from mpp_kit.logs import setup_logging
+from mpp_kit.relay import OutboxRelay
+from mpp_kit.settings import ServiceSettings
+from mpp_kit.telemetry import setup_tracing
+from mpp_kit.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path | None,
+        topics: Iterable[Topic] = (),
+        resource: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._migrations = migrations
+        self._topics = tuple(topics)
+        setup_logging(settings.service_name, settings.log_level)
+        provider = setup_tracing(settings.service_name, **(resource or {}))
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=settings.service_name,
+            enable_idempotence=True,
+            middlewares=(KafkaTelemetryMiddleware(tracer_provider=provider),),
+            logger=None,
+        )
+        self.consumers: list[InboxConsumer[Any]] = []
+        self._pool: asyncpg.Pool | None = None
+        self.relay: OutboxRelay | None = None
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._checks: dict[str, Callable[[], bool]] = {}
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service has not started")
+        return self._pool
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.database_url.get_secret_value()
+
+    def consume(
+        self, topic: Topic | str, model: Any, *, name: str, group_id: str | None = None
+    ) -> Callable[[Handler[Any]], Handler[Any]]:
+        """Decorator: run `handler(conn, event)` for each event of `topic`, once, inside the inbox transaction.
+
+        `model` is an event class or an annotated union of them (a topic carrying several event types).
+        """
+
+        def register(handler: Handler[Any]) -> Handler[Any]:
+            consumer = InboxConsumer(
+                name=name,
+                topic=topic.name if isinstance(topic, Topic) else topic,
+                parse=TypeAdapter(model).validate_json,
+                handler=handler,
+                pool=lambda: self.pool,
+                broker=self.broker,
+                max_attempts=self.settings.consumer_max_attempts,
+                retry_backoff_s=self.settings.consumer_retry_backoff_s,
+            )
+            subscribe(consumer, group_id=group_id or name)
+            self.consumers.append(consumer)
+            return handler
+
+        return register
+
+    def on_start(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self._on_start.append(fn)
+        return fn
+
+    def on_stop(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self._on_stop.append(fn)
+        return fn
+
+    def readiness_check(self, name: str, check: Callable[[], bool]) -> None:
+        self._checks[name] = check
+
+    async def start(self) -> None:
+        await migrate(self.dsn, *([self._migrations] if self._migrations else []))
+        self._pool = await create_pool(self.dsn)
+        if self._topics:
+            await ensure_topics(self.settings.kafka_bootstrap_servers, self._topics)
+        for fn in self._on_start:
+            await fn()
+        await self.broker.start()
+        self.relay = OutboxRelay(
+            self.dsn, self._pool, self.settings.kafka_bootstrap_servers,
+            poll_interval_s=self.settings.outbox_poll_interval_s,
+            lease_s=self.settings.outbox_lease_s,
+            client_id=f"{self.settings.service_name}-relay",
+        )
+        await self.relay.start()
+        log.info("service started")
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.broker.stop()
+        for fn in reversed(self._on_stop):
+            await fn()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {
+            "database": self._pool is not None and await ping(self._pool),
+            "broker": await _broker_ping(self.broker),
+            "outbox_relay": self.relay is not None and self.relay.running,
+        }
+        checks.update({name: check() for name, check in self._checks.items()})
+        return checks
+
+    def lifespan(self) -> Callable[[FastAPI], Any]:
+        @asynccontextmanager
+        async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return _lifespan
+
+
+async def _broker_ping(broker: KafkaBroker) -> bool:
+    try:
+        return await asyncio.wait_for(broker.ping(timeout=2), 3)
+    except Exception:
+        return False

@@ -1,0 +1,46 @@
+"""Rules of intake that do not touch the database."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+# Crockford's base32 without I, L, O, U: nothing an applicant can misread on a basic phone's screen.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_tracking_code() -> str:
+    """Eight random characters in two groups (40 bits), e.g. `7F3K-9Q2M`."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def validate_nik(value: str) -> str:
+    """A NIK is 16 digits: province, regency, district (6), birth date DDMMYY (+40 on the day for women), serial.
+
+    Source: Permendagri 72/2019 on the NIK structure; only the shape is checked, not the civil registry.
+    """
+    nik = value.replace(" ", "")
+    if len(nik) != 16 or not nik.isdigit():
+        raise ValueError("must be exactly 16 digits")
+    if not 11 <= int(nik[:2]) <= 96:
+        raise ValueError("does not start with a valid province code")
+    day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    if day > 40:
+        day -= 40
+    try:
+        date(2000 + year, month, day)
+    except ValueError:
+        raise ValueError("does not contain a valid birth date") from None
+    if nik[12:] == "0000":
+        raise ValueError("has an invalid serial number")
+    return nik
+
+
+def queue_ticket(number: int, channel: str) -> str | None:
+    """Counter tickets the operator calls out ("A-007"); online applications take no place in the queue."""
+    return None if channel == "online" else f"A-{number:03d}"
+
+
+def first_name(full_name: str) -> str:
+    return full_name.split()[0][:20] if full_name.split() else ""

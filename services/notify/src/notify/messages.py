@@ -1,0 +1,86 @@
+"""SMS messages: creating them from events, and their status machine.
+
+created -> sending -> sent -> delivered, or one of the failures. delivered and the failures are final: a final
+state is never overwritten (a late or duplicated report changes nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from mpp_contracts.notify import SmsStatus, SmsStatusChanged
+from mpp_contracts.topics import NOTIFY_SMS
+from mpp_kit.outbox import enqueue
+from notify.templates import RenderedSms, TemplateError, render
+
+log = logging.getLogger(__name__)
+
+FINAL: tuple[SmsStatus, ...] = ("delivered", "permanent_failure", "temporary_failure", "technical_failure")
+# Statuses only move forward along this order (a late "sending" report cannot undo "sent").
+ORDER: tuple[SmsStatus, ...] = ("created", "sending", "sent", *FINAL)
+
+
+async def create(
+    conn: asyncpg.Connection,
+    *,
+    event_id: UUID,
+    application_id: UUID | None,
+    template: str,
+    variables: dict[str, Any],
+    phone_e164: str,
+) -> UUID | None:
+    """Render and store one SMS to send. Returns its id, or None if this event already has one."""
+    message_id = uuid4()
+    try:
+        sms: RenderedSms | None = render(template, variables)
+        status: SmsStatus = "created"
+        error = None
+    except TemplateError as exc:
+        # Fail closed: a wrong SMS costs a wasted trip; record why nothing was sent.
+        sms, status, error = None, "technical_failure", f"{type(exc).__name__}: {exc}"
+        log.error("SMS not rendered", extra={"template": template, "error": error})
+    inserted = await conn.fetchval(
+        "INSERT INTO sms_message(id, event_id, template, template_version, application_id, phone_e164, body,"
+        " segments, status, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (event_id, template) DO NOTHING RETURNING true",
+        message_id, event_id, template, sms.version if sms else 0, application_id, phone_e164,
+        sms.body if sms else None, sms.segments if sms else 0, status, error,
+    )
+    if not inserted:
+        return None
+    await enqueue(conn, NOTIFY_SMS.name, str(application_id or message_id), SmsStatusChanged(
+        message_id=message_id, application_id=application_id, template=template, status=status,
+        segments=sms.segments if sms else 0,
+    ))
+    return message_id
+
+
+async def set_status(
+    conn: asyncpg.Connection,
+    message_id: UUID,
+    status: SmsStatus,
+    *,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Move a message to `status` unless it is already final. Publishes the change. Returns whether it moved."""
+    row = await conn.fetchrow(
+        "UPDATE sms_message SET status = $2, provider = coalesce($3, provider),"
+        " provider_message_id = coalesce($4, provider_message_id), last_error = coalesce($5, last_error),"
+        " updated_at = now() WHERE id = $1 AND status <> ALL($6::text[])"
+        " AND array_position($7::text[], status) < array_position($7::text[], $2::text)"
+        " RETURNING application_id, template, segments, provider",
+        message_id, status, provider, provider_message_id, error, list(FINAL), list(ORDER),
+    )
+    if row is None:
+        return False
+    await enqueue(conn, NOTIFY_SMS.name, str(row["application_id"] or message_id), SmsStatusChanged(
+        message_id=message_id, application_id=row["application_id"], template=row["template"], status=status,
+        provider=row["provider"], segments=row["segments"],
+    ))
+    return True

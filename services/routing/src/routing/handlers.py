@@ -1,0 +1,63 @@
+"""Routing's reaction to a submitted application: decide, record, publish (and forward to central)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from mpp_contracts.catalog import ServiceAvailability, SiteState
+from mpp_contracts.intake import ApplicationEvent, ApplicationSubmitted
+from mpp_contracts.routing import ApplicationForwarded, ApplicationRouted
+from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION, site_inbox
+from mpp_kit.outbox import enqueue
+from mpp_kit.readmodel import ReadModel
+from mpp_kit.runtime import ServiceRuntime
+from routing.domain import decide
+from routing.settings import RoutingSettings
+
+
+def register(
+    runtime: ServiceRuntime,
+    settings: RoutingSettings,
+    services: ReadModel[Any, ServiceAvailability],
+    sites: ReadModel[Any, SiteState],
+) -> None:
+    @runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="routing")
+    async def on_application(conn: asyncpg.Connection, event: ApplicationEvent) -> None:
+        if isinstance(event, ApplicationSubmitted):
+            await route(conn, event)
+
+    def site_name(site_id: str | None) -> str:
+        site = sites.get(site_id) if site_id else None
+        return site.name if site else (site_id or "")
+
+    async def route(conn: asyncpg.Connection, event: ApplicationSubmitted) -> None:
+        service = services.get(event.service_code)
+        decision = decide(service, event.site_id, settings.central_site_id)
+        await conn.execute(
+            "INSERT INTO routing_decision(application_id, origin_site_id, service_code, outcome, handling_site_id,"
+            " reason) VALUES ($1, $2, $3, $4, $5, $6)",
+            event.application_id, event.site_id, event.service_code, decision.outcome, decision.handling_site_id,
+            decision.refusal_reason or decision.central_only_reason,
+        )
+        routed = ApplicationRouted(
+            application_id=event.application_id, tracking_code=event.tracking_code,
+            origin_site_id=event.site_id, origin_site_name=site_name(event.site_id),
+            service_code=event.service_code, service_name=service.name if service else event.service_code,
+            outcome=decision.outcome, handling_site_id=decision.handling_site_id,
+            refusal_reason=decision.refusal_reason, central_only_reason=decision.central_only_reason,
+            # Completion counts working days; calendar days are the skeleton's approximation.
+            expected_completion=(event.submitted_on + timedelta(days=service.completion_days)
+                                 if service and decision.outcome == "local" else None),
+            applicant_first_name=event.applicant_first_name, sealed_phone=event.sealed_phone,
+        )
+        key = str(event.application_id)
+        await enqueue(conn, ROUTING_DECISION.name, key, routed)
+        if decision.outcome == "central" and decision.handling_site_id:
+            await enqueue(conn, site_inbox(decision.handling_site_id).name, key, ApplicationForwarded(
+                application_id=event.application_id, tracking_code=event.tracking_code,
+                origin_site_id=event.site_id, handling_site_id=decision.handling_site_id,
+                service_code=event.service_code, central_only_reason=decision.central_only_reason,
+            ))
