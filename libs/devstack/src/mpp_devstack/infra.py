@@ -32,7 +32,7 @@ def _docker_answers() -> bool:
     if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
         return False
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env(timeout=3).ping()
         return True
@@ -48,17 +48,20 @@ def infrastructure(workdir: Path) -> Iterator[Infra]:
         yield Infra(kafka_env, pg_env, "environment")
         return
     if not kafka_env and not pg_env and os.environ.get("MPP_NO_CONTAINERS") != "1" and _docker_answers():
-        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
 
-        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka, PostgresContainer("postgres:17") as pg:
-            yield Infra(kafka.get_bootstrap_server(), pg.get_connection_url(driver=None), "containers")
+        with (
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as broker,
+            PostgresContainer("postgres:17") as db,
+        ):
+            yield Infra(broker.get_bootstrap_server(), db.get_connection_url(driver=None), "containers")
         return
     kafka = LocalKafka(workdir / "kafka") if not kafka_env else None
     postgres = LocalPostgres(workdir / "postgres") if not pg_env else None
     try:
-        bootstrap = kafka_env or kafka.start().bootstrap_servers  # type: ignore[union-attr]
-        dsn = pg_env or postgres.start().dsn()  # type: ignore[union-attr]
+        bootstrap = kafka_env or (kafka.start().bootstrap_servers if kafka else "")
+        dsn = pg_env or (postgres.start().dsn() if postgres else "")
         yield Infra(bootstrap, dsn, "local processes")
     finally:
         if kafka is not None:

@@ -65,12 +65,24 @@ def ensure_jars() -> Path:
         )
     libs.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
-        capture_output=True, text=True, check=False,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
-        raise DevstackError(f"Maven could not assemble Apache Kafka from {POM}:\n{result.stdout}\n{result.stderr}")
+        raise DevstackError(
+            f"Maven could not assemble Apache Kafka from {POM}:\n{result.stdout}\n{result.stderr}"
+        )
     marker.write_text(kafka_version())
     return libs
 
@@ -115,51 +127,80 @@ class LocalKafka:
         controller_port = free_port()
         data = self.workdir / "data"
         props = self.workdir / "server.properties"
-        props.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={data}",
-            f"num.partitions={self.partitions}",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=3",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            # A single local broker: do not make every new consumer group wait 3 s for more members.
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            "",
-        ]))
+        props.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={data}",
+                    f"num.partitions={self.partitions}",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=3",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    # A single local broker: do not make every new consumer group wait 3 s for more members.
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                    "",
+                ]
+            )
+        )
         log4j = self.workdir / "log4j2.properties"
         log4j.write_text(LOG4J2.format(log=self.log_file, level="INFO"))
         classpath = f"{libs}/*"
         if not (data / "meta.properties").exists():
             cluster_id = _cluster_id()
             fmt = subprocess.run(
-                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                 "-c", str(props), "--standalone"],
-                capture_output=True, text=True, check=False,
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--standalone",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if fmt.returncode != 0:
                 raise DevstackError(f"formatting Kafka storage failed:\n{fmt.stdout}\n{fmt.stderr}")
         with open(self.workdir / "kafka.stdout", "ab") as out:
             self._proc = subprocess.Popen(
-                [java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseSerialGC",
-                 f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(props)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    java,
+                    f"-Xmx{self.heap}",
+                    f"-Xms{self.heap}",
+                    "-XX:+UseSerialGC",
+                    f"-Dlog4j2.configurationFile={log4j}",
+                    "-cp",
+                    classpath,
+                    "kafka.Kafka",
+                    str(props),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         proc = self._proc
 
         def ready() -> bool:
             if proc.poll() is not None:
                 raise DevstackError(f"Kafka exited with code {proc.returncode}; see {self.log_file}")
-            return port_open(self.port) and "Kafka Server started" in self.log_file.read_text(errors="replace")
+            return port_open(self.port) and "Kafka Server started" in self.log_file.read_text(
+                errors="replace"
+            )
 
         wait_until(ready, timeout, "Kafka broker", self.log_file)
         return self

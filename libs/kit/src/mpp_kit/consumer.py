@@ -19,9 +19,8 @@ import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
-
 from mpp_contracts.base import IntegrationEvent
+from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,8 @@ class InboxConsumer(Generic[E]):
             async with self.pool().acquire() as conn, conn.transaction():
                 fresh = await conn.fetchval(
                     "INSERT INTO inbox(consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                    self.name, event.event_id,
+                    self.name,
+                    event.event_id,
                 )
                 if not fresh:
                     self.duplicates += 1
@@ -77,7 +77,12 @@ class InboxConsumer(Generic[E]):
                 return
             log.warning(
                 "handler failed; message will be redelivered",
-                extra={"consumer": self.name, "topic": record.topic, "offset": record.offset, "attempt": attempts},
+                extra={
+                    "consumer": self.name,
+                    "topic": record.topic,
+                    "offset": record.offset,
+                    "attempt": attempts,
+                },
             )
             await asyncio.sleep(self.retry_backoff_s * attempts)
             raise  # NACK: FastStream seeks back to this offset and delivers it again
@@ -85,18 +90,29 @@ class InboxConsumer(Generic[E]):
     async def _dead_letter(self, msg: Any, error: str, attempts: int) -> None:
         record = msg.raw_message
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-        headers.update({
-            "dlq-error": error[:2000],
-            "dlq-consumer": self.name,
-            "dlq-attempts": str(attempts),
-            "dlq-original-topic": record.topic,
-            "dlq-original-partition": str(record.partition),
-            "dlq-original-offset": str(record.offset),
-        })
-        await self.broker.publish(record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers)
+        headers.update(
+            {
+                "dlq-error": error[:2000],
+                "dlq-consumer": self.name,
+                "dlq-attempts": str(attempts),
+                "dlq-original-topic": record.topic,
+                "dlq-original-partition": str(record.partition),
+                "dlq-original-offset": str(record.offset),
+            }
+        )
+        await self.broker.publish(
+            record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers
+        )
         self.dead_lettered += 1
-        log.error("message sent to the DLQ", extra={"consumer": self.name, "topic": record.topic,
-                                                     "offset": record.offset, "attempts": attempts})
+        log.error(
+            "message sent to the DLQ",
+            extra={
+                "consumer": self.name,
+                "topic": record.topic,
+                "offset": record.offset,
+                "attempts": attempts,
+            },
+        )
 
 
 def subscribe(consumer: InboxConsumer[Any], *, group_id: str) -> None:

@@ -25,7 +25,9 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """Raised by endpoints for an answer other than success; rendered in the error format."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[FieldProblem] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fields: list[FieldProblem] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = ErrorResponse(error=ErrorBody(code=code, message=message, fields=fields or []))

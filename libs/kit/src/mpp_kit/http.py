@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -46,8 +47,12 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = _error(413, "body_too_large", f"request body is larger than {self.max_bytes} bytes",
-                           [FieldProblem(field="body", reason=f"at most {self.max_bytes} bytes")])
+        too_large = _error(
+            413,
+            "body_too_large",
+            f"request body is larger than {self.max_bytes} bytes",
+            [FieldProblem(field="body", reason=f"at most {self.max_bytes} bytes")],
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await too_large(scope, receive, send)
@@ -94,9 +99,17 @@ def create_app(
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            reason = next(str(e.get("ctx", {}).get("error", e.get("msg"))) for e in errors if e["type"] == "json_invalid")
-            return _error(400, "malformed_json", "the request body is not valid JSON",
-                          [FieldProblem(field="body", reason=reason)])
+            reason = next(
+                str(e.get("ctx", {}).get("error", e.get("msg")))
+                for e in errors
+                if e["type"] == "json_invalid"
+            )
+            return _error(
+                400,
+                "malformed_json",
+                "the request body is not valid JSON",
+                [FieldProblem(field="body", reason=reason)],
+            )
         fields = [FieldProblem(field=field_path(e.get("loc", ())), reason=str(e.get("msg"))) for e in errors]
         return _error(422, "validation_failed", "some fields are missing or invalid", fields)
 
@@ -115,8 +128,9 @@ def create_app(
         # One server span per request, continuing the caller's trace if it sent a traceparent.
         token = otel_context.attach(propagate.extract(dict(request.headers)))
         try:
-            with tracer.start_as_current_span(f"{request.method} {request.url.path}",
-                                              kind=trace.SpanKind.SERVER) as span:
+            with tracer.start_as_current_span(
+                f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
+            ) as span:
                 response = await call_next(request)
                 span.set_attribute("http.response.status_code", response.status_code)
                 carrier: dict[str, str] = {}
@@ -126,7 +140,9 @@ def create_app(
         finally:
             otel_context.detach(token)
         route = request.scope.get("route")
-        HTTP_REQUESTS.labels(request.method, getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        HTTP_REQUESTS.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).inc()
         return response
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
@@ -141,11 +157,19 @@ def create_app(
         """The broker and the database answer (and the service's own checks pass)."""
         checks = await readiness()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def inject_trace_context(request: httpx.Request) -> None:
+    """httpx request hook: outgoing calls (to SMS providers) carry the current trace as `traceparent`."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    request.headers.update(carrier)

@@ -10,10 +10,9 @@ import json
 from uuid import UUID
 
 import asyncpg
+from mpp_contracts.base import IntegrationEvent
 from opentelemetry import propagate
 from pydantic import BaseModel
-
-from mpp_contracts.base import IntegrationEvent
 
 NOTIFY_CHANNEL = "mpp_outbox"
 
@@ -41,7 +40,11 @@ async def enqueue(
         payload, eid = None, event_id
     await conn.execute(
         "INSERT INTO outbox(event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        eid, topic, key, payload, json.dumps(headers),
+        eid,
+        topic,
+        key,
+        payload,
+        json.dumps(headers),
     )
     # A wake-up hint for the relay, delivered at commit; the relay also polls, so a lost NOTIFY only delays.
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)

@@ -23,7 +23,9 @@ S = TypeVar("S")
 
 
 class ReadModel(Generic[M, S]):
-    def __init__(self, topic: str, model: type[M], state_of: Callable[[M], S], bootstrap_servers: str) -> None:
+    def __init__(
+        self, topic: str, model: type[M], state_of: Callable[[M], S], bootstrap_servers: str
+    ) -> None:
         self.topic = topic
         self._model = model
         self._state_of = state_of
@@ -38,7 +40,9 @@ class ReadModel(Generic[M, S]):
         return self.items.get(key)
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
+        )
         await consumer.start()
         self._consumer = consumer
         partitions: set[int] | None = None
@@ -93,7 +97,9 @@ class ReadModel(Generic[M, S]):
             try:
                 self.items[code] = self._state_of(self._model.model_validate_json(value))
             except ValidationError:
-                log.error("unreadable record in compacted topic skipped", extra={"topic": self.topic, "key": code})
+                log.error(
+                    "unreadable record in compacted topic skipped", extra={"topic": self.topic, "key": code}
+                )
                 return
         self.changes += 1
 

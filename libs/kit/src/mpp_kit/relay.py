@@ -171,7 +171,9 @@ class OutboxRelay:
                 await fut
                 acked.append(row["id"])
             except Exception as exc:
-                log.warning("outbox publish failed", extra={"topic": row["topic"], "attempts": row["attempts"]})
+                log.warning(
+                    "outbox publish failed", extra={"topic": row["topic"], "attempts": row["attempts"]}
+                )
                 async with self._pool.acquire() as conn:
                     await conn.execute(RELEASE, row["id"], lease, repr(exc)[:500])
         await self._delete(acked, lease)
@@ -181,4 +183,6 @@ class OutboxRelay:
     async def _delete(self, ids: list[int], lease: uuid.UUID) -> None:
         if ids:
             async with self._pool.acquire() as conn:
-                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease = $2", ids, lease)
+                await conn.execute(
+                    "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease = $2", ids, lease
+                )

@@ -17,9 +17,9 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from mpp_contracts.topics import Topic
 from pydantic import TypeAdapter
 
-from mpp_contracts.topics import Topic
 from mpp_kit.consumer import Handler, InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate, ping
 from mpp_kit.logs import setup_logging
@@ -114,7 +114,9 @@ class ServiceRuntime:
             await fn()
         await self.broker.start()
         self.relay = OutboxRelay(
-            self.dsn, self._pool, self.settings.kafka_bootstrap_servers,
+            self.dsn,
+            self._pool,
+            self.settings.kafka_bootstrap_servers,
             poll_interval_s=self.settings.outbox_poll_interval_s,
             lease_s=self.settings.outbox_lease_s,
             client_id=f"{self.settings.service_name}-relay",

@@ -32,14 +32,18 @@ class JsonLinesSpanExporter(SpanExporter):
         for span in spans:
             ctx = span.get_span_context()
             assert ctx is not None
-            lines.append(json.dumps({
-                "trace_id": f"{ctx.trace_id:032x}",
-                "span_id": f"{ctx.span_id:016x}",
-                "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
-                "name": span.name,
-                "service": span.resource.attributes.get("service.name"),
-                "kind": span.kind.name,
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "trace_id": f"{ctx.trace_id:032x}",
+                        "span_id": f"{ctx.span_id:016x}",
+                        "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+                        "name": span.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "kind": span.kind.name,
+                    }
+                )
+            )
         with self._lock, open(self._path, "a") as out:
             out.write("\n".join(lines) + "\n")
         return SpanExportResult.SUCCESS

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from mpp_contracts.topics import Topic
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], replication_factor: int = 1) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[Topic], replication_factor: int = 1
+) -> list[str]:
     wanted: dict[str, Topic] = {}
     for topic in topics:
         wanted[topic.name] = topic

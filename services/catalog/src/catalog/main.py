@@ -7,20 +7,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Query
-
-from catalog import repository
-from catalog.seed import load_catalogue
-from catalog.settings import CatalogSettings
 from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
 from mpp_kit.errors import ApiError, ErrorResponse, FieldProblem
 from mpp_kit.http import create_app
 from mpp_kit.runtime import ServiceRuntime
 
+from catalog import repository
+from catalog.seed import load_catalogue
+from catalog.settings import CatalogSettings
+
 log = logging.getLogger(__name__)
 
 settings = CatalogSettings()
-runtime = ServiceRuntime(settings, migrations=Path(__file__).parent / "migrations",
-                         topics=[CATALOG_SERVICE, CATALOG_SITE])
+runtime = ServiceRuntime(
+    settings, migrations=Path(__file__).parent / "migrations", topics=[CATALOG_SERVICE, CATALOG_SITE]
+)
 
 
 @runtime.on_start
@@ -28,8 +29,15 @@ async def _load_data_set() -> None:
     catalogue = load_catalogue(settings.catalogue_data_dir)
     async with runtime.pool.acquire() as conn, conn.transaction():
         services, sites = await repository.load(conn, catalogue)
-    log.info("catalogue loaded", extra={"services_changed": services, "sites_changed": sites,
-                                        "services": len(catalogue.services), "sites": len(catalogue.sites)})
+    log.info(
+        "catalogue loaded",
+        extra={
+            "services_changed": services,
+            "sites_changed": sites,
+            "services": len(catalogue.services),
+            "sites": len(catalogue.sites),
+        },
+    )
 
 
 app = create_app("Mini MPP catalog", lifespan=runtime.lifespan(), readiness=runtime.readiness)
@@ -47,7 +55,9 @@ async def service(code: str) -> dict[str, object]:
     async with runtime.pool.acquire() as conn:
         found = await repository.get_service(conn, code.upper())
     if found is None:
-        raise ApiError(404, "not_found", "no such service", [FieldProblem(field="code", reason="unknown code")])
+        raise ApiError(
+            404, "not_found", "no such service", [FieldProblem(field="code", reason="unknown code")]
+        )
     return found
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 
 import asyncpg
-
-from catalog.standards import Catalogue, ServiceType, Site
 from mpp_contracts.catalog import ServiceAvailability, ServiceTypeChanged, SiteChanged, SiteState
 from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
 from mpp_kit.outbox import enqueue
 
+from catalog.standards import Catalogue, ServiceType, Site
+
 
 def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailability:
     return ServiceAvailability(
-        code=service.code, name=service.name, agency_code=service.agency, channel=service.channel,
-        central_only_reason=service.central_reason, completion_days=service.completion.working_days,
+        code=service.code,
+        name=service.name,
+        agency_code=service.agency,
+        channel=service.channel,
+        central_only_reason=service.central_reason,
+        completion_days=service.completion.working_days,
         requirements=tuple(r.name for r in service.requirements),
         sites=tuple(site.slug for site in catalogue.sites if catalogue.offered_at(service, site)),
         version=service.version,
@@ -23,8 +27,14 @@ def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailabil
 
 
 def site_state(site: Site) -> SiteState:
-    return SiteState(slug=site.slug, name=site.name, kind=site.kind, kemendagri_code=site.kemendagri_code,
-                     address=site.address, timezone=site.timezone)
+    return SiteState(
+        slug=site.slug,
+        name=site.name,
+        kind=site.kind,
+        kemendagri_code=site.kemendagri_code,
+        address=site.address,
+        timezone=site.timezone,
+    )
 
 
 async def load(conn: asyncpg.Connection, catalogue: Catalogue) -> tuple[int, int]:
@@ -36,7 +46,9 @@ async def load(conn: asyncpg.Connection, catalogue: Catalogue) -> tuple[int, int
             "INSERT INTO site(slug, kind, body) VALUES ($1, $2, $3::jsonb) ON CONFLICT (slug) DO UPDATE"
             " SET kind = excluded.kind, body = excluded.body, updated_at = now()"
             " WHERE site.body IS DISTINCT FROM excluded.body RETURNING true",
-            site.slug, site.kind, body,
+            site.slug,
+            site.kind,
+            body,
         )
         if moved:
             changed_sites += 1
@@ -50,7 +62,11 @@ async def load(conn: asyncpg.Connection, catalogue: Catalogue) -> tuple[int, int
             " body = excluded.body, sites = excluded.sites, updated_at = now()"
             " WHERE service_type.body IS DISTINCT FROM excluded.body OR service_type.sites <> excluded.sites"
             " RETURNING true",
-            service.code, service.agency, service.version, service.model_dump_json(), list(state.sites),
+            service.code,
+            service.agency,
+            service.version,
+            service.model_dump_json(),
+            list(state.sites),
         )
         if moved:
             changed_services += 1
@@ -72,10 +88,14 @@ async def list_sites(conn: asyncpg.Connection) -> list[dict[str, object]]:
     return [json.loads(r["body"]) for r in rows]
 
 
-async def services_at(conn: asyncpg.Connection, site: str, limit: int, offset: int) -> list[dict[str, object]]:
+async def services_at(
+    conn: asyncpg.Connection, site: str, limit: int, offset: int
+) -> list[dict[str, object]]:
     rows = await conn.fetch(
         "SELECT code, body->>'name' AS name, agency, body->>'channel' AS channel FROM service_type"
         " WHERE $1 = ANY(sites) AND retired_at IS NULL ORDER BY code LIMIT $2 OFFSET $3",
-        site, limit, offset,
+        site,
+        limit,
+        offset,
     )
     return [dict(r) for r in rows]

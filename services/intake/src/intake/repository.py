@@ -11,12 +11,15 @@ import asyncpg
 
 
 async def next_queue_number(conn: asyncpg.Connection, site_id: str, day: date) -> int:
-    return int(await conn.fetchval(
-        "INSERT INTO queue_counter(site_id, day, last_number) VALUES ($1, $2, 1) "
-        "ON CONFLICT (site_id, day) DO UPDATE SET last_number = queue_counter.last_number + 1 "
-        "RETURNING last_number",
-        site_id, day,
-    ))
+    return int(
+        await conn.fetchval(
+            "INSERT INTO queue_counter(site_id, day, last_number) VALUES ($1, $2, 1) "
+            "ON CONFLICT (site_id, day) DO UPDATE SET last_number = queue_counter.last_number + 1 "
+            "RETURNING last_number",
+            site_id,
+            day,
+        )
+    )
 
 
 async def insert_application(conn: asyncpg.Connection, **row: Any) -> None:
@@ -29,26 +32,39 @@ async def find_by_tracking_code(conn: asyncpg.Connection, site_id: str, code: st
     return await conn.fetchrow(
         "SELECT id, tracking_code, site_id, service_code, status, phone_last4, submitted_at, updated_at "
         "FROM application WHERE tracking_code = $1 AND site_id = $2",
-        code, site_id,
+        code,
+        site_id,
     )
 
 
 async def application(conn: asyncpg.Connection, site_id: str, application_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM application WHERE id = $1 AND site_id = $2", application_id, site_id)
+    return await conn.fetchrow(
+        "SELECT * FROM application WHERE id = $1 AND site_id = $2", application_id, site_id
+    )
 
 
 async def stored_answer(conn: asyncpg.Connection, site_id: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT request_hash, status_code, response FROM idempotency_key WHERE site_id = $1 AND key = $2",
-        site_id, key,
+        site_id,
+        key,
     )
 
 
 async def store_answer(
-    conn: asyncpg.Connection, site_id: str, key: str, request_hash: str, status_code: int, response: dict[str, Any]
+    conn: asyncpg.Connection,
+    site_id: str,
+    key: str,
+    request_hash: str,
+    status_code: int,
+    response: dict[str, Any],
 ) -> None:
     await conn.execute(
         "INSERT INTO idempotency_key(site_id, key, request_hash, status_code, response) "
         "VALUES ($1, $2, $3, $4, $5::jsonb)",
-        site_id, key, request_hash, status_code, json.dumps(response),
+        site_id,
+        key,
+        request_hash,
+        status_code,
+        json.dumps(response),
     )

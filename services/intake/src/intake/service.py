@@ -9,16 +9,16 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
-
-from intake import repository
-from intake.domain import first_name, new_tracking_code, queue_ticket
-from intake.schemas import ApplicationAccepted, ApplicationRequest
 from mpp_contracts.catalog import ServiceAvailability
 from mpp_contracts.intake import ApplicationSubmitted
 from mpp_contracts.topics import INTAKE_APPLICATION
 from mpp_kit.errors import ApiError, FieldProblem
 from mpp_kit.outbox import enqueue
 from mpp_kit.sealing import seal
+
+from intake import repository
+from intake.domain import first_name, new_tracking_code, queue_ticket
+from intake.schemas import ApplicationAccepted, ApplicationRequest
 
 SITE_TZ = ZoneInfo("Asia/Makassar")
 
@@ -29,11 +29,19 @@ def request_hash(body: ApplicationRequest) -> str:
 
 def check_service(service: ServiceAvailability | None, site_id: str, code: str) -> None:
     if service is None:
-        raise ApiError(422, "validation_failed", "unknown service",
-                       [FieldProblem(field="service_code", reason=f"no service with code {code} in the catalogue")])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "unknown service",
+            [FieldProblem(field="service_code", reason=f"no service with code {code} in the catalogue")],
+        )
     if not service.sites:
-        raise ApiError(422, "validation_failed", "service not offered",
-                       [FieldProblem(field="service_code", reason="this service is not offered at any site")])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "service not offered",
+            [FieldProblem(field="service_code", reason="this service is not offered at any site")],
+        )
 
 
 async def submit(
@@ -51,13 +59,18 @@ async def submit(
     async with pool.acquire() as conn, conn.transaction():
         if idempotency_key:
             # Serialise concurrent retries of the same key; the second waits and then replays.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", site_id, idempotency_key)
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", site_id, idempotency_key
+            )
             previous = await repository.stored_answer(conn, site_id, idempotency_key)
             if previous is not None:
                 if previous["request_hash"] != digest:
-                    raise ApiError(422, "idempotency_key_reused",
-                                   "this Idempotency-Key was used for a different request",
-                                   [FieldProblem(field="Idempotency-Key", reason="reused with another body")])
+                    raise ApiError(
+                        422,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used for a different request",
+                        [FieldProblem(field="Idempotency-Key", reason="reused with another body")],
+                    )
                 return int(previous["status_code"]), dict(json.loads(previous["response"]))
         now = datetime.now(SITE_TZ)
         number = await repository.next_queue_number(conn, site_id, now.date())
@@ -67,19 +80,41 @@ async def submit(
         phone_sealed = seal(body.applicant.phone, contact_key)
         await repository.insert_application(
             conn,
-            id=application_id, tracking_code=tracking_code, site_id=site_id, service_code=service.code,
-            channel=body.channel, status="submitted", applicant_name=body.applicant.name,
-            nik_sealed=seal(body.applicant.nik, nik_key), nik_last4=body.applicant.nik[-4:],
-            phone_sealed=phone_sealed, phone_last4=body.applicant.phone[-4:], queue_ticket=ticket,
+            id=application_id,
+            tracking_code=tracking_code,
+            site_id=site_id,
+            service_code=service.code,
+            channel=body.channel,
+            status="submitted",
+            applicant_name=body.applicant.name,
+            nik_sealed=seal(body.applicant.nik, nik_key),
+            nik_last4=body.applicant.nik[-4:],
+            phone_sealed=phone_sealed,
+            phone_last4=body.applicant.phone[-4:],
+            queue_ticket=ticket,
         )
-        await enqueue(conn, INTAKE_APPLICATION.name, str(application_id), ApplicationSubmitted(
-            application_id=application_id, tracking_code=tracking_code, site_id=site_id,
-            service_code=service.code, channel=body.channel, applicant_first_name=first_name(body.applicant.name),
-            sealed_phone=phone_sealed, submitted_on=now.date(),
-        ))
+        await enqueue(
+            conn,
+            INTAKE_APPLICATION.name,
+            str(application_id),
+            ApplicationSubmitted(
+                application_id=application_id,
+                tracking_code=tracking_code,
+                site_id=site_id,
+                service_code=service.code,
+                channel=body.channel,
+                applicant_first_name=first_name(body.applicant.name),
+                sealed_phone=phone_sealed,
+                submitted_on=now.date(),
+            ),
+        )
         answer = ApplicationAccepted(
-            application_id=application_id, tracking_code=tracking_code, queue_ticket=ticket, site_id=site_id,
-            service_code=service.code, status="submitted",
+            application_id=application_id,
+            tracking_code=tracking_code,
+            queue_ticket=ticket,
+            site_id=site_id,
+            service_code=service.code,
+            status="submitted",
         ).model_dump(mode="json")
         if idempotency_key:
             await repository.store_answer(conn, site_id, idempotency_key, digest, 201, answer)

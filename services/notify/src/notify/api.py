@@ -9,9 +9,9 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import FastAPI, Header
+from mpp_kit.errors import ApiError
 from pydantic import BaseModel, ConfigDict, Field
 
-from mpp_kit.errors import ApiError
 from notify import messages
 from notify.providers.mapping import map_report_status
 
@@ -51,8 +51,12 @@ def add_webhook(app: FastAPI, pool: Callable[[], asyncpg.Pool], token: Callable[
                 except ValueError:
                     continue
                 status = map_report_status(report.status)
-                if await messages.set_status(conn, message_id, status,
-                                             provider_message_id=report.provider_message_id,
-                                             error=report.error_code):
+                if await messages.set_status(
+                    conn,
+                    message_id,
+                    status,
+                    provider_message_id=report.provider_message_id,
+                    error=report.error_code,
+                ):
                     applied += 1
         return ReportsAccepted(applied=applied)

@@ -13,11 +13,13 @@ import logging
 from uuid import UUID
 
 import asyncpg
+from opentelemetry import propagate, trace
 
 from notify import messages
 from notify.providers.base import SendResult, SmsProvider, TemporaryProviderError
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 CLAIM = """
 UPDATE sms_message SET attempts = attempts + 1
@@ -25,12 +27,14 @@ WHERE id IN (
     SELECT id FROM sms_message WHERE status = 'created' AND next_attempt_at <= now()
     ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
 )
-RETURNING id, phone_e164, body, attempts
+RETURNING id, phone_e164, body, attempts, traceparent
 """
 
 
 class Dispatcher:
-    def __init__(self, pool: asyncpg.Pool, provider: SmsProvider, *, max_attempts: int, interval_s: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, provider: SmsProvider, *, max_attempts: int, interval_s: float
+    ) -> None:
         self._pool = pool
         self._provider = provider
         self._max_attempts = max_attempts
@@ -78,6 +82,12 @@ class Dispatcher:
 
     async def _send(self, row: asyncpg.Record) -> None:
         message_id: UUID = row["id"]
+        parent = propagate.extract({"traceparent": row["traceparent"]} if row["traceparent"] else {})
+        with tracer.start_as_current_span("sms send", context=parent, kind=trace.SpanKind.CLIENT) as span:
+            span.set_attribute("sms.provider", self._provider.name)
+            await self._send_in_span(message_id, row)
+
+    async def _send_in_span(self, message_id: UUID, row: asyncpg.Record) -> None:
         try:
             result = await self._provider.send(str(message_id), row["phone_e164"], row["body"])
         except TemporaryProviderError as exc:
@@ -92,7 +102,9 @@ class Dispatcher:
     async def _record(self, message_id: UUID, result: SendResult) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             if result.accepted:
-                await messages.set_status(conn, message_id, "sent", provider_message_id=result.provider_message_id)
+                await messages.set_status(
+                    conn, message_id, "sent", provider_message_id=result.provider_message_id
+                )
             elif result.permanent:
                 await messages.set_status(conn, message_id, "permanent_failure", error=result.error_code)
             else:
@@ -101,7 +113,9 @@ class Dispatcher:
     async def _temporary(self, message_id: UUID, attempts: int, exc: Exception) -> None:
         if isinstance(exc, TemporaryProviderError) and exc.maybe_accepted:
             # The provider may have the message: sending again could double it. Wait for its report or the sweep.
-            log.warning("provider answer lost; waiting for its delivery report", extra={"message_id": str(message_id)})
+            log.warning(
+                "provider answer lost; waiting for its delivery report", extra={"message_id": str(message_id)}
+            )
             return
         async with self._pool.acquire() as conn, conn.transaction():
             if attempts >= self._max_attempts:
@@ -112,6 +126,8 @@ class Dispatcher:
                 "UPDATE sms_message SET status = 'created', last_error = $2,"
                 " next_attempt_at = now() + make_interval(secs => least(300, 2 * power(2, $3)))"
                 " WHERE id = $1 AND status = 'sending'",
-                message_id, repr(exc)[:300], attempts,
+                message_id,
+                repr(exc)[:300],
+                attempts,
             )
         log.info("send will be retried", extra={"message_id": str(message_id), "attempt": attempts})

@@ -11,10 +11,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-
 from mpp_contracts.notify import SmsStatus, SmsStatusChanged
 from mpp_contracts.topics import NOTIFY_SMS
 from mpp_kit.outbox import enqueue
+from opentelemetry import propagate
+
 from notify.templates import RenderedSms, TemplateError, render
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,38 @@ async def create(
         # Fail closed: a wrong SMS costs a wasted trip; record why nothing was sent.
         sms, status, error = None, "technical_failure", f"{type(exc).__name__}: {exc}"
         log.error("SMS not rendered", extra={"template": template, "error": error})
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # the send, later and in another task, continues this trace
     inserted = await conn.fetchval(
         "INSERT INTO sms_message(id, event_id, template, template_version, application_id, phone_e164, body,"
-        " segments, status, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " segments, status, last_error, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (event_id, template) DO NOTHING RETURNING true",
-        message_id, event_id, template, sms.version if sms else 0, application_id, phone_e164,
-        sms.body if sms else None, sms.segments if sms else 0, status, error,
+        message_id,
+        event_id,
+        template,
+        sms.version if sms else 0,
+        application_id,
+        phone_e164,
+        sms.body if sms else None,
+        sms.segments if sms else 0,
+        status,
+        error,
+        carrier.get("traceparent"),
     )
     if not inserted:
         return None
-    await enqueue(conn, NOTIFY_SMS.name, str(application_id or message_id), SmsStatusChanged(
-        message_id=message_id, application_id=application_id, template=template, status=status,
-        segments=sms.segments if sms else 0,
-    ))
+    await enqueue(
+        conn,
+        NOTIFY_SMS.name,
+        str(application_id or message_id),
+        SmsStatusChanged(
+            message_id=message_id,
+            application_id=application_id,
+            template=template,
+            status=status,
+            segments=sms.segments if sms else 0,
+        ),
+    )
     return message_id
 
 
@@ -75,12 +95,27 @@ async def set_status(
         " updated_at = now() WHERE id = $1 AND status <> ALL($6::text[])"
         " AND array_position($7::text[], status) < array_position($7::text[], $2::text)"
         " RETURNING application_id, template, segments, provider",
-        message_id, status, provider, provider_message_id, error, list(FINAL), list(ORDER),
+        message_id,
+        status,
+        provider,
+        provider_message_id,
+        error,
+        list(FINAL),
+        list(ORDER),
     )
     if row is None:
         return False
-    await enqueue(conn, NOTIFY_SMS.name, str(row["application_id"] or message_id), SmsStatusChanged(
-        message_id=message_id, application_id=row["application_id"], template=row["template"], status=status,
-        provider=row["provider"], segments=row["segments"],
-    ))
+    await enqueue(
+        conn,
+        NOTIFY_SMS.name,
+        str(row["application_id"] or message_id),
+        SmsStatusChanged(
+            message_id=message_id,
+            application_id=row["application_id"],
+            template=row["template"],
+            status=status,
+            provider=row["provider"],
+            segments=row["segments"],
+        ),
+    )
     return True

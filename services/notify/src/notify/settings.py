@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-
 from mpp_kit.settings import ServiceSettings
+from pydantic import Field, SecretStr
 
 
 class NotifySettings(ServiceSettings):

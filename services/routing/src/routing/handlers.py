@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-
 from mpp_contracts.catalog import ServiceAvailability, SiteState
 from mpp_contracts.intake import ApplicationEvent, ApplicationSubmitted
 from mpp_contracts.routing import ApplicationForwarded, ApplicationRouted
@@ -14,6 +13,7 @@ from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION, site_inbo
 from mpp_kit.outbox import enqueue
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
+
 from routing.domain import decide
 from routing.settings import RoutingSettings
 
@@ -39,25 +39,46 @@ def register(
         await conn.execute(
             "INSERT INTO routing_decision(application_id, origin_site_id, service_code, outcome, handling_site_id,"
             " reason) VALUES ($1, $2, $3, $4, $5, $6)",
-            event.application_id, event.site_id, event.service_code, decision.outcome, decision.handling_site_id,
+            event.application_id,
+            event.site_id,
+            event.service_code,
+            decision.outcome,
+            decision.handling_site_id,
             decision.refusal_reason or decision.central_only_reason,
         )
         routed = ApplicationRouted(
-            application_id=event.application_id, tracking_code=event.tracking_code,
-            origin_site_id=event.site_id, origin_site_name=site_name(event.site_id),
-            service_code=event.service_code, service_name=service.name if service else event.service_code,
-            outcome=decision.outcome, handling_site_id=decision.handling_site_id,
-            refusal_reason=decision.refusal_reason, central_only_reason=decision.central_only_reason,
+            application_id=event.application_id,
+            tracking_code=event.tracking_code,
+            origin_site_id=event.site_id,
+            origin_site_name=site_name(event.site_id),
+            service_code=event.service_code,
+            service_name=service.name if service else event.service_code,
+            outcome=decision.outcome,
+            handling_site_id=decision.handling_site_id,
+            refusal_reason=decision.refusal_reason,
+            central_only_reason=decision.central_only_reason,
             # Completion counts working days; calendar days are the skeleton's approximation.
-            expected_completion=(event.submitted_on + timedelta(days=service.completion_days)
-                                 if service and decision.outcome == "local" else None),
-            applicant_first_name=event.applicant_first_name, sealed_phone=event.sealed_phone,
+            expected_completion=(
+                event.submitted_on + timedelta(days=service.completion_days)
+                if service and decision.outcome == "local"
+                else None
+            ),
+            applicant_first_name=event.applicant_first_name,
+            sealed_phone=event.sealed_phone,
         )
         key = str(event.application_id)
         await enqueue(conn, ROUTING_DECISION.name, key, routed)
         if decision.outcome == "central" and decision.handling_site_id:
-            await enqueue(conn, site_inbox(decision.handling_site_id).name, key, ApplicationForwarded(
-                application_id=event.application_id, tracking_code=event.tracking_code,
-                origin_site_id=event.site_id, handling_site_id=decision.handling_site_id,
-                service_code=event.service_code, central_only_reason=decision.central_only_reason,
-            ))
+            await enqueue(
+                conn,
+                site_inbox(decision.handling_site_id).name,
+                key,
+                ApplicationForwarded(
+                    application_id=event.application_id,
+                    tracking_code=event.tracking_code,
+                    origin_site_id=event.site_id,
+                    handling_site_id=decision.handling_site_id,
+                    service_code=event.service_code,
+                    central_only_reason=decision.central_only_reason,
+                ),
+            )

@@ -14,6 +14,7 @@ CREATE TABLE sms_message (
     attempts            integer     NOT NULL DEFAULT 0,
     next_attempt_at     timestamptz NOT NULL DEFAULT now(),
     last_error          text,
+    traceparent         text,                          -- W3C trace context of the event that asked for it
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     -- One SMS per (event, template), whatever happens to the inbox: a replayed topic sends nothing new.

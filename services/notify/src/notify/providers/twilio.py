@@ -1,0 +1,144 @@
+"""Twilio Programmable Messaging adapter (REST API 2010-04-01, Message resource "create").
+
+Request (twilio.com/docs/messaging/api/message-resource#create-a-message-resource):
+``POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json``, HTTP Basic auth ``AccountSid:AuthToken``,
+form-encoded ``To`` (E.164), ``Body``, and ``From`` or ``MessagingServiceSid``; ``StatusCallback`` is the URL
+Twilio posts status changes to.
+
+Our reference: Twilio has no client reference field, its own id is the ``sid`` it returns. We put our message
+id into the ``StatusCallback`` URL as the ``reference`` query parameter, so every status callback names our
+message even if it arrives before the create response was stored.
+
+Answer: 201 with the Message JSON (``sid``, ``status`` queued/accepted...). Errors are JSON
+``{"code": 21211, "message": "...", "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}``
+(twilio.com/docs/usage/twilios-response). 429 (error 20429) is "never processed and always safe to retry"
+(twilio.com/docs/api/errors/20429).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from notify.providers.base import (
+    SendResult,
+    TemporaryProviderError,
+    as_int,
+    as_text,
+    json_object,
+    parse_retry_after,
+    post,
+)
+from notify.providers.mapping import map_twilio_error, map_twilio_status
+
+__all__ = ["REFERENCE_PARAM", "TwilioProvider", "with_reference"]
+
+REFERENCE_PARAM = "reference"
+DEFAULT_BASE_URL = "https://api.twilio.com"
+
+
+def with_reference(url: str, message_id: str) -> str:
+    """``url`` with ``reference=<message_id>`` added to (or replaced in) its query string."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != REFERENCE_PARAM]
+    query.append((REFERENCE_PARAM, message_id))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class TwilioProvider:
+    """Sends through Twilio (or anything speaking its Messages API, like our sandbox)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback_url: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        name: str = "twilio",
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("Twilio needs an account SID and an auth token")
+        if not from_ and not messaging_service_sid:
+            raise ValueError("Twilio needs a From sender or a MessagingServiceSid")
+        self._client = client
+        self._account_sid = account_sid
+        self._auth = httpx.BasicAuth(account_sid, auth_token)
+        self._from = from_
+        self._messaging_service_sid = messaging_service_sid
+        self._status_callback_url = status_callback_url
+        self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        # 10 s as GOV.UK Notify uses for its providers (notifications-api clients/sms).
+        self._timeout = httpx.Timeout(timeout)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def build_form(self, message_id: str, to_e164: str, body: str) -> dict[str, str]:
+        form = {"To": to_e164, "Body": body}
+        # MessagingServiceSid wins when both are set: Twilio then picks the sender from the service's pool.
+        if self._messaging_service_sid:
+            form["MessagingServiceSid"] = self._messaging_service_sid
+        elif self._from:
+            form["From"] = self._from
+        if self._status_callback_url:
+            form["StatusCallback"] = with_reference(self._status_callback_url, message_id)
+        return form
+
+    async def send(self, message_id: str, to_e164: str, body: str) -> SendResult:
+        form = self.build_form(message_id, to_e164, body)
+        response = await post(
+            self._client,
+            self.name,
+            self._url,
+            data=form,
+            auth=self._auth,
+            headers={"Accept": "application/json"},
+            timeout=self._timeout,
+        )
+        return self._interpret(response)
+
+    def _interpret(self, response: httpx.Response) -> SendResult:
+        status_code = response.status_code
+        payload = json_object(response) or {}
+        if status_code == 429 or status_code >= 500:
+            code = payload.get("code")
+            raise TemporaryProviderError(
+                self.name,
+                str(code) if code is not None else f"http_{status_code}",
+                as_text(payload.get("message")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if 200 <= status_code < 300:
+            sid = as_text(payload.get("sid"))
+            if not sid:
+                # It said yes but we cannot tell what to: the message may exist at Twilio.
+                raise TemporaryProviderError(
+                    self.name, "unreadable_response", f"HTTP {status_code} without a sid", maybe_accepted=True
+                )
+            twilio_status = as_text(payload.get("status")) or "queued"
+            error_code = as_int(payload.get("error_code"))
+            ours = map_twilio_status(twilio_status, error_code)
+            if ours in ("sending", "sent", "delivered"):
+                return SendResult.ok(sid, ours)
+            # Created but already failed (rare: Twilio validated after accepting the request).
+            refused = SendResult.refused(
+                ours, str(error_code) if error_code else twilio_status, as_text(payload.get("error_message"))
+            )
+            return SendResult(
+                False, sid, refused.permanent, refused.error_code, refused.detail, refused.status
+            )
+        # Any other status: Twilio refused the request. Its JSON error names the reason.
+        code = as_int(payload.get("code"))
+        ours, reason = map_twilio_error(code, status_code)
+        message = as_text(payload.get("message"))
+        return SendResult.refused(
+            ours, str(code) if code is not None else f"http_{status_code}", message or reason
+        )
