@@ -18,16 +18,6 @@ from mpp_devstack.platform import Platform
 APPLICANT = {"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"}
 
 
-def wait_for_sms(platform: Platform, to: str, timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = httpx.get(f"{platform.url('sms-sandbox')}/_sandbox/messages", params={"to": to}).json()
-        if found:
-            return found[-1]
-        time.sleep(0.2)
-    raise AssertionError(f"no SMS reached the sandbox within {timeout} s")
-
-
 def trace_id(traceparent: str) -> str:
     return traceparent.split("-")[1]
 
@@ -47,7 +37,7 @@ def test_counter_application_for_a_local_service_ends_as_one_delivered_sms(platf
     application = answer.json()
     assert application["site_id"] == "loa-kulu" and application["queue_ticket"].startswith("A-")
 
-    sms = wait_for_sms(platform, "+6281234561001")
+    sms = platform.wait_for_sms("+6281234561001")
     assert sms["body"].startswith(
         "Yth. Siti, permohonan Penerbitan Akta Kelahiran diterima di Mini MPP Kecamatan Loa Kulu."
     )
@@ -66,14 +56,7 @@ def test_counter_application_for_a_local_service_ends_as_one_delivered_sms(platf
     # The sandbox's delivery report reached notify's webhook: the message ends delivered, and only one was sent.
     status = asyncio.run(sms_status(platform, sms["reference"]))
     assert status == "delivered"
-    assert (
-        len(
-            httpx.get(
-                f"{platform.url('sms-sandbox')}/_sandbox/messages", params={"to": "+6281234561001"}
-            ).json()
-        )
-        == 1
-    )
+    assert len(platform.sms_to("+6281234561001")) == 1
 
 
 async def sms_status(platform: Platform, message_id: str, timeout: float = 15.0) -> str:
@@ -101,13 +84,6 @@ def test_retried_submit_with_the_same_idempotency_key_gets_the_first_answer_and_
     second = httpx.post(url, json=body, headers={"Idempotency-Key": "retry-me"})
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
-    wait_for_sms(platform, "+6281234561002")
+    platform.wait_for_sms("+6281234561002")
     time.sleep(1.5)
-    assert (
-        len(
-            httpx.get(
-                f"{platform.url('sms-sandbox')}/_sandbox/messages", params={"to": "+6281234561002"}
-            ).json()
-        )
-        == 1
-    )
+    assert len(platform.sms_to("+6281234561002")) == 1

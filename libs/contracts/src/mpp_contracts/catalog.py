@@ -5,6 +5,7 @@ Published to compacted topics; a tombstone (a null value) under the same key ret
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from mpp_contracts.base import IntegrationEvent
 
 Channel = Literal["local", "assisted", "central_only"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class ServiceAvailability(BaseModel):
@@ -24,6 +26,7 @@ class ServiceAvailability(BaseModel):
     central_only_reason: str | None = None
     completion_days: int
     requirements: tuple[str, ...] = ()
+    originals: tuple[str, ...] = ()  # documents the applicant must bring in original (what to bring)
     sites: tuple[str, ...] = ()  # slugs of the sites offering it; central-only services list the central site
     version: int = 1
 
@@ -32,6 +35,31 @@ class ServiceTypeChanged(IntegrationEvent):
     """Full state of a service type after a change (create, update)."""
 
     service: ServiceAvailability
+
+
+class Hours(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    opens: time
+    closes: time
+
+
+class AgencyHours(BaseModel):
+    """When an agency serves at a site and how many applicants a day (its schedule and daily quota)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    agency_code: str
+    days: tuple[Weekday, ...]
+    opens: time
+    closes: time
+    daily_quota: int
+    slot_minutes: int
+    counters: int = 1
+    services: tuple[str, ...] | None = None  # None: every service of the agency
+
+    def covers(self, service_code: str) -> bool:
+        return self.services is None or service_code in self.services
 
 
 class SiteState(BaseModel):
@@ -43,6 +71,8 @@ class SiteState(BaseModel):
     kemendagri_code: str
     address: str = ""
     timezone: str = "Asia/Makassar"
+    opening_hours: dict[Weekday, Hours] = {}
+    schedules: tuple[AgencyHours, ...] = ()
     version: int = 1
 
 

@@ -194,3 +194,19 @@ class Platform:
 
         os.killpg(self.processes[name].proc.pid, signal.SIGKILL)
         self.processes[name].proc.wait(10)
+
+    def sms_to(self, e164: str) -> list[dict[str, object]]:
+        """What the sandbox provider received for one number, oldest first."""
+        found: list[dict[str, object]] = httpx.get(
+            f"{self.url('sms-sandbox')}/_sandbox/messages", params={"to": e164}, timeout=5
+        ).json()
+        return found
+
+    def wait_for_sms(self, e164: str, timeout: float = 30.0) -> dict[str, object]:
+        """The latest SMS the sandbox received for `e164`, waiting up to `timeout` seconds for one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := self.sms_to(e164):
+                return found[-1]
+            time.sleep(0.2)
+        raise AssertionError(f"no SMS for {e164} reached the sandbox within {timeout:.0f} s")

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 
 import asyncpg
-from mpp_contracts.catalog import ServiceAvailability, ServiceTypeChanged, SiteChanged, SiteState
+from mpp_contracts.catalog import (
+    AgencyHours,
+    Hours,
+    ServiceAvailability,
+    ServiceTypeChanged,
+    SiteChanged,
+    SiteState,
+)
 from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
 from mpp_kit.outbox import enqueue
 
-from catalog.standards import Catalogue, ServiceType, Site
+from catalog.standards import WEEKDAYS, Catalogue, ServiceType, Site
 
 
 def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailability:
@@ -21,12 +28,28 @@ def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailabil
         central_only_reason=service.central_reason,
         completion_days=service.completion.working_days,
         requirements=tuple(r.name for r in service.requirements),
+        originals=tuple(r.name for r in service.requirements if r.form == "original" and not r.optional),
         sites=tuple(site.slug for site in catalogue.sites if catalogue.offered_at(service, site)),
         version=service.version,
     )
 
 
-def site_state(site: Site) -> SiteState:
+def site_state(catalogue: Catalogue, site: Site) -> SiteState:
+    hours = {day: Hours(opens=h.opens, closes=h.closes) for day in WEEKDAYS if (h := site.opening_hours.on(day))}
+    schedules = tuple(
+        AgencyHours(
+            agency_code=s.agency,
+            days=tuple(s.days),
+            opens=s.opens,
+            closes=s.closes,
+            daily_quota=s.daily_quota,
+            slot_minutes=s.slot_minutes,
+            counters=s.counters,
+            services=tuple(s.services) if s.services is not None else None,
+        )
+        for s in catalogue.schedules
+        if s.site == site.slug
+    )
     return SiteState(
         slug=site.slug,
         name=site.name,
@@ -34,6 +57,8 @@ def site_state(site: Site) -> SiteState:
         kemendagri_code=site.kemendagri_code,
         address=site.address,
         timezone=site.timezone,
+        opening_hours=hours,
+        schedules=schedules,
     )
 
 
@@ -41,7 +66,7 @@ async def load(conn: asyncpg.Connection, catalogue: Catalogue) -> tuple[int, int
     """Store the data set; publish every service or site whose state changed. Returns (services, sites) changed."""
     changed_sites = 0
     for site in catalogue.sites:
-        body = site.model_dump_json()
+        body = site_state(catalogue, site).model_dump_json()
         moved = await conn.fetchval(
             "INSERT INTO site(slug, kind, body) VALUES ($1, $2, $3::jsonb) ON CONFLICT (slug) DO UPDATE"
             " SET kind = excluded.kind, body = excluded.body, updated_at = now()"
@@ -52,7 +77,7 @@ async def load(conn: asyncpg.Connection, catalogue: Catalogue) -> tuple[int, int
         )
         if moved:
             changed_sites += 1
-            await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=site_state(site)))
+            await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=site_state(catalogue, site)))
     changed_services = 0
     for service in catalogue.services:
         state = availability(catalogue, service)

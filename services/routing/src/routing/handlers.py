@@ -8,13 +8,14 @@ from typing import Any
 import asyncpg
 from mpp_contracts.catalog import ServiceAvailability, SiteState
 from mpp_contracts.intake import ApplicationEvent, ApplicationSubmitted
-from mpp_contracts.routing import ApplicationForwarded, ApplicationRouted
+from mpp_contracts.routing import ApplicationForwarded, ApplicationRouted, Appointment
 from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION, site_inbox
 from mpp_kit.outbox import enqueue
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
 
-from routing.domain import decide
+from routing import booking
+from routing.domain import Decision, decide
 from routing.settings import RoutingSettings
 
 
@@ -36,6 +37,11 @@ def register(
     async def route(conn: asyncpg.Connection, event: ApplicationSubmitted) -> None:
         service = services.get(event.service_code)
         decision = decide(service, event.site_id, settings.central_site_id)
+        appointment = None
+        if decision.outcome == "central" and service is not None and decision.handling_site_id:
+            appointment = await book_central(conn, event, service, decision.handling_site_id)
+            if appointment is None:
+                decision = Decision("refused", None, refusal_reason="quota_full")
         await conn.execute(
             "INSERT INTO routing_decision(application_id, origin_site_id, service_code, outcome, handling_site_id,"
             " reason) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -63,6 +69,7 @@ def register(
                 if service and decision.outcome == "local"
                 else None
             ),
+            appointment=appointment,
             applicant_first_name=event.applicant_first_name,
             sealed_phone=event.sealed_phone,
         )
@@ -80,5 +87,26 @@ def register(
                     handling_site_id=decision.handling_site_id,
                     service_code=event.service_code,
                     central_only_reason=decision.central_only_reason,
+                    appointment=appointment,
                 ),
             )
+
+    async def book_central(
+        conn: asyncpg.Connection, event: ApplicationSubmitted, service: ServiceAvailability, site_id: str
+    ) -> Appointment | None:
+        site = sites.get(site_id)
+        if site is None:
+            raise RuntimeError(f"site {site_id} is not in the catalogue yet")  # retried, then the DLQ
+        starts = await booking.book(
+            conn,
+            application_id=event.application_id,
+            site=site,
+            agency_code=service.agency_code,
+            service_code=service.code,
+            today=event.submitted_on,
+            lead_days=settings.booking_lead_days,
+            horizon_days=settings.booking_horizon_days,
+        )
+        if starts is None:
+            return None
+        return Appointment(site_id=site.slug, site_name=site.name, starts_at=starts, bring=service.originals)

@@ -1,0 +1,46 @@
+"""Routing decisions: keep at the site what it can do, forward central-only services, refuse the rest."""
+
+from __future__ import annotations
+
+import pytest
+from mpp_contracts.catalog import ServiceAvailability
+from routing.domain import decide
+
+CENTRAL = "mpp-tenggarong"
+
+
+def service(channel: str, sites: tuple[str, ...], reason: str | None = None) -> ServiceAvailability:
+    return ServiceAvailability(
+        code="X-1",
+        name="X",
+        agency_code="X",
+        channel=channel,  # type: ignore[arg-type]
+        central_only_reason=reason,
+        completion_days=3,
+        sites=sites,
+    )
+
+
+@pytest.mark.parametrize(
+    ("svc", "origin", "outcome", "handling", "why"),
+    [
+        (service("local", (CENTRAL, "loa-kulu", "tabang")), "loa-kulu", "local", "loa-kulu", None),
+        (service("assisted", (CENTRAL, "tabang")), "tabang", "local", "tabang", None),
+        (service("central_only", (CENTRAL,), "biometrics"), "tabang", "central", CENTRAL, None),
+        (service("central_only", (CENTRAL,), "biometrics"), CENTRAL, "central", CENTRAL, None),
+        (service("local", (CENTRAL,)), "loa-kulu", "central", CENTRAL, None),
+        (service("local", ("anggana",)), "loa-kulu", "refused", None, "not_offered"),
+        (service("central_only", ("anggana",), "court"), "loa-kulu", "refused", None, "not_offered"),
+        (None, "loa-kulu", "refused", None, "unknown_service"),
+    ],
+)
+def test_decision(
+    svc: ServiceAvailability | None, origin: str, outcome: str, handling: str | None, why: str | None
+) -> None:
+    decision = decide(svc, origin, CENTRAL)
+    assert (decision.outcome, decision.handling_site_id, decision.refusal_reason) == (outcome, handling, why)
+
+
+def test_central_only_decision_carries_the_reason_for_the_applicant() -> None:
+    decision = decide(service("central_only", (CENTRAL,), "biometrics"), "tabang", CENTRAL)
+    assert decision.central_only_reason == "biometrics"
