@@ -56,6 +56,9 @@ def platform_secrets() -> dict[str, str]:
         "contact_sealing_key": new_key(),
         "nik_encryption_key": new_key(),
         "delivery_report_token": uuid.uuid4().hex,
+        "notify_ops_token": "ops-notify-" + uuid.uuid4().hex,
+        "catalog_admin_token": "admin-" + uuid.uuid4().hex,
+        "catalog_ops_token": "ops-" + uuid.uuid4().hex,
     }
 
 

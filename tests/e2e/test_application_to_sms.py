@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+
 from mpp_devstack.platform import Platform
 
 APPLICANT = {"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"}

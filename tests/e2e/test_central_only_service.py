@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+
 from mpp_devstack.platform import Platform
 
 
@@ -36,7 +37,7 @@ def test_passport_at_tabang_is_booked_at_the_central_mpp_and_the_applicant_told_
     assert forwarded["central_only_reason"] == "biometrics"
     starts = datetime.fromisoformat(forwarded["appointment"]["starts_at"])
     assert starts.strftime("%a") in ("Mon", "Wed") and "08:00" <= starts.strftime("%H:%M") < "12:00"
-    assert starts.utcoffset() is not None and starts.utcoffset().total_seconds() == 8 * 3600  # WITA
+    assert starts.utcoffset() == timedelta(hours=8)  # WITA
 
     sms = platform.wait_for_sms("+6281350002001")
     assert sms["body"].startswith(("Yth. Rahmat, datang", "Datang"))

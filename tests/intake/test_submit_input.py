@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from mpp_devstack.platform import Platform
 
 GOOD: dict[str, Any] = {

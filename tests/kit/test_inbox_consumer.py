@@ -8,11 +8,12 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+from pydantic import TypeAdapter
+
 from mpp_contracts.base import IntegrationEvent
 from mpp_devstack.infra import Infra
 from mpp_kit.consumer import InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate
-from pydantic import TypeAdapter
 
 
 class ParcelWeighed(IntegrationEvent):

@@ -9,15 +9,16 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import TypeAdapter
+
 from mpp_contracts.base import IntegrationEvent
 from mpp_devstack.infra import Infra
 from mpp_kit.consumer import InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate
 from mpp_kit.outbox import enqueue
 from mpp_kit.relay import OutboxRelay
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from pydantic import TypeAdapter
 
 
 class ParcelRegistered(IntegrationEvent):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mpp_kit.phone import InvalidPhoneNumber, last_digits, mask_msisdn, normalize_msisdn, to_national
 
 VALID = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from notify.gsm7 import GSM7_BASIC, GSM7_EXTENSION, SegmentCount, count_segments, is_gsm7, sanitize
 
 

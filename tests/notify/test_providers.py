@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
+
 from mpp_devstack.sms_sandbox import create_app
 from notify.providers import SendResult, SmsProvider, TemporaryProviderError, TwilioProvider, ZenzivaProvider
 from notify.providers.base import redact

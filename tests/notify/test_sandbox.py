@@ -19,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
+
 from mpp_devstack.sms_sandbox import create_app
 from notify.providers import SendResult, TemporaryProviderError, TwilioProvider, ZenzivaProvider
 

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
+
 from notify.gsm7 import is_gsm7
 from notify.templates import (
     MAX_SEGMENTS,

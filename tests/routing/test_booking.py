@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
+
 import routing
 from mpp_contracts.catalog import AgencyHours, Hours, SiteState
 from mpp_kit.db import create_pool, migrate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mpp_contracts.catalog import ServiceAvailability
 from routing.domain import decide
 
@@ -14,7 +15,7 @@ def service(channel: str, sites: tuple[str, ...], reason: str | None = None) -> 
         code="X-1",
         name="X",
         agency_code="X",
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         central_only_reason=reason,
         completion_days=3,
         sites=sites,

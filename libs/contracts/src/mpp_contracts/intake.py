@@ -26,6 +26,8 @@ class ApplicationSubmitted(IntegrationEvent):
     applicant_first_name: str
     sealed_phone: str
     submitted_on: date
+    # False when the applicant declined SMS: notify then sends nothing. Absent in older events: True.
+    sms_consent: bool = True
 
 
 class ApplicationStatusChanged(IntegrationEvent):
@@ -38,6 +40,7 @@ class ApplicationStatusChanged(IntegrationEvent):
     applicant_first_name: str
     sealed_phone: str
     note: str | None = None
+    sms_consent: bool = True
 
 
 # Everything published on `intake.application.v1`, told apart by `type`.

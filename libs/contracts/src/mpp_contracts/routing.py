@@ -41,6 +41,8 @@ class ApplicationRouted(IntegrationEvent):
     appointment: Appointment | None = None
     applicant_first_name: str
     sealed_phone: str
+    # Carried over from the application: False when the applicant declined SMS. Absent in older events: True.
+    sms_consent: bool = True
 
 
 class ApplicationForwarded(IntegrationEvent):

@@ -215,4 +215,8 @@ def _cluster_id() -> str:
     # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # One in 64 starts with "-", which the storage tool's argument parser takes for an option: draw again.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -28,6 +29,8 @@ class Process:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    module: str | None = None  # the ASGI app of a service (None for the sandbox), to start it again
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
@@ -88,7 +91,7 @@ class Platform:
                 env=env,
                 start_new_session=True,
             )
-        process = Process(name, port, proc, log)
+        process = Process(name, port, proc, log, module, env)
         self.processes[name] = process
         return process
 
@@ -100,6 +103,7 @@ class Platform:
         notify_port = free_port()
         sandbox_port = free_port()
         webhook = f"http://127.0.0.1:{notify_port}/delivery-reports"
+        secrets = {"notify_ops_token": "", **secrets}
         sandbox_env = self._env(sms_sandbox_webhook_token=secrets["delivery_report_token"])
         log = self.workdir / "sms-sandbox.log"
         with open(log, "ab") as out:
@@ -133,12 +137,17 @@ class Platform:
                 **common,
                 service_name="notify",
                 database_url=dsns["notify"],
-                sms_provider="twilio",
+                # Both adapters against the sandbox, Twilio first: Zenziva takes over when Twilio refuses.
+                sms_providers="twilio,zenziva",
                 twilio_base_url=sandbox,
                 twilio_account_sid="ACsandbox",
                 twilio_auth_token="sandbox-token",  # noqa: S106 - the local sandbox accepts any
                 twilio_from="MPPKUKAR",
-                sms_status_callback_url=webhook,
+                zenziva_base_url=sandbox,
+                zenziva_userkey="sandbox",
+                zenziva_passkey="sandbox-passkey",
+                # Twilio's StatusCallback (the sandbox reads our reference from it and reports to `webhook`).
+                sms_status_callback_url=f"http://127.0.0.1:{notify_port}/delivery-reports/twilio",
             ),
             port=notify_port,
         )
@@ -195,14 +204,34 @@ class Platform:
         os.killpg(self.processes[name].proc.pid, signal.SIGKILL)
         self.processes[name].proc.wait(10)
 
-    def sms_to(self, e164: str) -> list[dict[str, object]]:
+    def restart(
+        self, name: str, env: dict[str, str] | None = None, *, wait: bool = True, timeout: float = 60.0
+    ) -> Process:
+        """Stop one service (SIGTERM; a dead one is just replaced) and start it again on the same port.
+
+        ``env`` adds or overrides environment variables for this start only: a later ``restart(name)`` is back
+        to the service's usual environment.
+        """
+        old = self.processes[name]
+        if old.module is None:
+            raise DevstackError(f"{name} cannot be restarted")
+        stop_process(old.proc)
+        process = self._spawn(
+            name, old.module, {**old.env, **{k.upper(): v for k, v in (env or {}).items()}}, old.port
+        )
+        process.env = old.env
+        if wait:
+            self._wait_ready([name], timeout)
+        return process
+
+    def sms_to(self, e164: str) -> list[dict[str, Any]]:
         """What the sandbox provider received for one number, oldest first."""
-        found: list[dict[str, object]] = httpx.get(
+        found: list[dict[str, Any]] = httpx.get(
             f"{self.url('sms-sandbox')}/_sandbox/messages", params={"to": e164}, timeout=5
         ).json()
         return found
 
-    def wait_for_sms(self, e164: str, timeout: float = 30.0) -> dict[str, object]:
+    def wait_for_sms(self, e164: str, timeout: float = 30.0) -> dict[str, Any]:
         """The latest SMS the sandbox received for `e164`, waiting up to `timeout` seconds for one."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

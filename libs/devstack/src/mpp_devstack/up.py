@@ -22,15 +22,18 @@ from mpp_devstack.platform import DEFAULT_SITES, Platform
 def _secrets(workdir: Path) -> dict[str, str]:
     """Development secrets, made once per checkout and kept outside git (.devstack/ is ignored)."""
     path = workdir / "secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
     from mpp_kit.sealing import new_key
 
     values = {
         "contact_sealing_key": new_key(),
         "nik_encryption_key": new_key(),
         "delivery_report_token": secrets.token_urlsafe(24),
+        "notify_ops_token": secrets.token_urlsafe(24),
+        "catalog_admin_token": secrets.token_urlsafe(24),
+        "catalog_ops_token": secrets.token_urlsafe(24),
     }
+    if path.exists():  # keep what earlier runs made (sealed data stays readable); add what is new
+        values.update(json.loads(path.read_text()))
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return values

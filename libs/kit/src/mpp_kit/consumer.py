@@ -19,8 +19,9 @@ import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from mpp_contracts.base import IntegrationEvent
 from pydantic import ValidationError
+
+from mpp_contracts.base import IntegrationEvent
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ import json
 from uuid import UUID
 
 import asyncpg
-from mpp_contracts.base import IntegrationEvent
 from opentelemetry import propagate
 from pydantic import BaseModel
+
+from mpp_contracts.base import IntegrationEvent
 
 NOTIFY_CHANNEL = "mpp_outbox"
 

@@ -17,9 +17,9 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from mpp_contracts.topics import Topic
 from pydantic import TypeAdapter
 
+from mpp_contracts.topics import Topic
 from mpp_kit.consumer import Handler, InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate, ping
 from mpp_kit.logs import setup_logging

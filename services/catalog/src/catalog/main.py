@@ -1,20 +1,20 @@
-"""Catalog: `uvicorn catalog.main:app`. Loads its data set at start and publishes what changed."""
+"""Catalog: `uvicorn catalog.main:app`. Seeds an empty catalogue from its data set, then serves and publishes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
-from typing import Annotated, Any
-
-from fastapi import Query
-from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
-from mpp_kit.errors import ApiError, ErrorResponse, FieldProblem
-from mpp_kit.http import create_app
-from mpp_kit.runtime import ServiceRuntime
 
 from catalog import repository
+from catalog.api import add_routes
 from catalog.seed import load_catalogue
+from catalog.service import Snapshot
 from catalog.settings import CatalogSettings
+from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
+from mpp_kit.http import create_app
+from mpp_kit.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
@@ -22,50 +22,39 @@ settings = CatalogSettings()
 runtime = ServiceRuntime(
     settings, migrations=Path(__file__).parent / "migrations", topics=[CATALOG_SERVICE, CATALOG_SITE]
 )
+snapshot = Snapshot()
+_follower: asyncio.Task[None] | None = None
 
 
 @runtime.on_start
-async def _load_data_set() -> None:
-    catalogue = load_catalogue(settings.catalogue_data_dir)
+async def _seed_and_snapshot() -> None:
+    global _follower
     async with runtime.pool.acquire() as conn, conn.transaction():
-        services, sites = await repository.load(conn, catalogue)
-    log.info(
-        "catalogue loaded",
-        extra={
-            "services_changed": services,
-            "sites_changed": sites,
-            "services": len(catalogue.services),
-            "sites": len(catalogue.sites),
-        },
-    )
+        # One seeding replica: the others wait here, then find the catalogue filled.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('catalog.seed'))")
+        if await repository.is_empty(conn):
+            catalogue = load_catalogue(settings.catalogue_data_dir)
+            await repository.seed(conn, catalogue)
+            log.info(
+                "catalogue seeded",
+                extra={
+                    "services": len(catalogue.services),
+                    "sites": len(catalogue.sites),
+                    "data": str(settings.catalogue_data_dir),
+                },
+            )
+    await snapshot.refresh(runtime.pool)
+    _follower = asyncio.create_task(snapshot.follow(runtime.pool, settings.snapshot_refresh_s))
 
 
+@runtime.on_stop
+async def _stop_follower() -> None:
+    if _follower is not None:
+        _follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await _follower
+
+
+runtime.readiness_check("catalogue_loaded", lambda: snapshot.loaded)
 app = create_app("Mini MPP catalog", lifespan=runtime.lifespan(), readiness=runtime.readiness)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
-
-
-@app.get("/sites", tags=["public"])
-async def sites() -> list[dict[str, object]]:
-    async with runtime.pool.acquire() as conn:
-        return await repository.list_sites(conn)
-
-
-@app.get("/services/{code}", tags=["public"], responses=NOT_FOUND)
-async def service(code: str) -> dict[str, object]:
-    async with runtime.pool.acquire() as conn:
-        found = await repository.get_service(conn, code.upper())
-    if found is None:
-        raise ApiError(
-            404, "not_found", "no such service", [FieldProblem(field="code", reason="unknown code")]
-        )
-    return found
-
-
-@app.get("/sites/{site}/services", tags=["public"])
-async def services_at(
-    site: str,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[dict[str, object]]:
-    async with runtime.pool.acquire() as conn:
-        return await repository.services_at(conn, site, limit, offset)
+add_routes(app, runtime, settings, snapshot)

@@ -1,10 +1,15 @@
-"""The catalogue's storage: upserts that publish only what changed, through the outbox."""
+"""The catalogue's storage. Every change that others must see is published through the outbox, in the same
+transaction: `catalog.service.v1` and `catalog.site.v1` carry the full state, keyed by code; a retire is a
+tombstone."""
 
 from __future__ import annotations
 
 import json
+from uuid import uuid4
 
 import asyncpg
+
+from catalog.standards import WEEKDAYS, Agency, AgencySchedule, Catalogue, ServiceType, Site
 from mpp_contracts.catalog import (
     AgencyHours,
     Hours,
@@ -15,8 +20,6 @@ from mpp_contracts.catalog import (
 )
 from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
 from mpp_kit.outbox import enqueue
-
-from catalog.standards import WEEKDAYS, Catalogue, ServiceType, Site
 
 
 def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailability:
@@ -35,7 +38,9 @@ def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailabil
 
 
 def site_state(catalogue: Catalogue, site: Site) -> SiteState:
-    hours = {day: Hours(opens=h.opens, closes=h.closes) for day in WEEKDAYS if (h := site.opening_hours.on(day))}
+    hours = {
+        day: Hours(opens=h.opens, closes=h.closes) for day in WEEKDAYS if (h := site.opening_hours.on(day))
+    }
     schedules = tuple(
         AgencyHours(
             agency_code=s.agency,
@@ -62,65 +67,88 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
     )
 
 
-async def load(conn: asyncpg.Connection, catalogue: Catalogue) -> tuple[int, int]:
-    """Store the data set; publish every service or site whose state changed. Returns (services, sites) changed."""
-    changed_sites = 0
+async def is_empty(conn: asyncpg.Connection) -> bool:
+    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM service_type)")
+
+
+async def seed(conn: asyncpg.Connection, catalogue: Catalogue) -> None:
+    """Store a whole data set in an empty catalogue and publish every service and site."""
+    for agency in catalogue.agencies:
+        await conn.execute(
+            "INSERT INTO agency(code, body) VALUES ($1, $2::jsonb)", agency.code, agency.model_dump_json()
+        )
+    for position, schedule in enumerate(catalogue.schedules):
+        await conn.execute(
+            "INSERT INTO agency_schedule(agency, site, position, body) VALUES ($1, $2, $3, $4::jsonb)",
+            schedule.agency,
+            schedule.site,
+            position,
+            schedule.model_dump_json(),
+        )
     for site in catalogue.sites:
-        body = site_state(catalogue, site).model_dump_json()
-        moved = await conn.fetchval(
-            "INSERT INTO site(slug, kind, body) VALUES ($1, $2, $3::jsonb) ON CONFLICT (slug) DO UPDATE"
-            " SET kind = excluded.kind, body = excluded.body, updated_at = now()"
-            " WHERE site.body IS DISTINCT FROM excluded.body RETURNING true",
-            site.slug,
-            site.kind,
-            body,
-        )
-        if moved:
-            changed_sites += 1
-            await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=site_state(catalogue, site)))
-    changed_services = 0
+        await save_site(conn, catalogue, site)
     for service in catalogue.services:
-        state = availability(catalogue, service)
-        moved = await conn.fetchval(
-            "INSERT INTO service_type(code, agency, version, body, sites) VALUES ($1, $2, $3, $4::jsonb, $5)"
-            " ON CONFLICT (code) DO UPDATE SET agency = excluded.agency, version = excluded.version,"
-            " body = excluded.body, sites = excluded.sites, updated_at = now()"
-            " WHERE service_type.body IS DISTINCT FROM excluded.body OR service_type.sites <> excluded.sites"
-            " RETURNING true",
-            service.code,
-            service.agency,
-            service.version,
-            service.model_dump_json(),
-            list(state.sites),
-        )
-        if moved:
-            changed_services += 1
-            await enqueue(conn, CATALOG_SERVICE.name, service.code, ServiceTypeChanged(service=state))
-    return changed_services, changed_sites
+        await save_service(conn, catalogue, service)
 
 
-async def get_service(conn: asyncpg.Connection, code: str) -> dict[str, object] | None:
-    row = await conn.fetchrow(
-        "SELECT body, sites FROM service_type WHERE code = $1 AND retired_at IS NULL", code
+async def save_site(conn: asyncpg.Connection, catalogue: Catalogue, site: Site) -> None:
+    await conn.execute(
+        "INSERT INTO site(slug, kind, body) VALUES ($1, $2, $3::jsonb) ON CONFLICT (slug) DO UPDATE"
+        " SET kind = excluded.kind, body = excluded.body, updated_at = now()",
+        site.slug,
+        site.kind,
+        site.model_dump_json(),
     )
-    if row is None:
-        return None
-    return {**json.loads(row["body"]), "sites": list(row["sites"])}
+    await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=site_state(catalogue, site)))
 
 
-async def list_sites(conn: asyncpg.Connection) -> list[dict[str, object]]:
-    rows = await conn.fetch("SELECT body FROM site ORDER BY kind, slug")
-    return [json.loads(r["body"]) for r in rows]
-
-
-async def services_at(
-    conn: asyncpg.Connection, site: str, limit: int, offset: int
-) -> list[dict[str, object]]:
-    rows = await conn.fetch(
-        "SELECT code, body->>'name' AS name, agency, body->>'channel' AS channel FROM service_type"
-        " WHERE $1 = ANY(sites) AND retired_at IS NULL ORDER BY code LIMIT $2 OFFSET $3",
-        site,
-        limit,
-        offset,
+async def save_service(
+    conn: asyncpg.Connection, catalogue: Catalogue, service: ServiceType
+) -> ServiceAvailability:
+    state = availability(catalogue, service)
+    await conn.execute(
+        "INSERT INTO service_type(code, agency, version, body, sites) VALUES ($1, $2, $3, $4::jsonb, $5)"
+        " ON CONFLICT (code) DO UPDATE SET agency = excluded.agency, version = excluded.version,"
+        " body = excluded.body, sites = excluded.sites, retired_at = NULL, updated_at = now()",
+        service.code,
+        service.agency,
+        service.version,
+        service.model_dump_json(),
+        list(state.sites),
     )
-    return [dict(r) for r in rows]
+    await enqueue(conn, CATALOG_SERVICE.name, service.code, ServiceTypeChanged(service=state))
+    return state
+
+
+async def retire_service(conn: asyncpg.Connection, code: str) -> None:
+    await conn.execute("UPDATE service_type SET retired_at = now(), updated_at = now() WHERE code = $1", code)
+    await enqueue(conn, CATALOG_SERVICE.name, code, None, event_id=uuid4())  # tombstone: consumers drop it
+
+
+async def service_row(conn: asyncpg.Connection, code: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT code, version, body, sites, retired_at FROM service_type WHERE code = $1"
+        + (" FOR UPDATE" if lock else ""),
+        code,
+    )
+
+
+async def current(conn: asyncpg.Connection) -> Catalogue:
+    """The catalogue as stored now (retired services left out)."""
+    agencies = [Agency.model_validate_json(r["body"]) for r in await conn.fetch("SELECT body FROM agency")]
+    sites = [
+        Site.model_validate_json(r["body"]) for r in await conn.fetch("SELECT body FROM site ORDER BY slug")
+    ]
+    schedules = [
+        AgencySchedule.model_validate_json(r["body"])
+        for r in await conn.fetch("SELECT body FROM agency_schedule ORDER BY agency, site, position")
+    ]
+    services = [
+        ServiceType.model_validate_json(r["body"])
+        for r in await conn.fetch("SELECT body FROM service_type WHERE retired_at IS NULL ORDER BY code")
+    ]
+    return Catalogue.model_construct(agencies=agencies, services=services, sites=sites, schedules=schedules)
+
+
+def as_json(body: str) -> dict[str, object]:
+    return dict(json.loads(body))

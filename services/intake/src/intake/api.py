@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import JSONResponse
+
+from intake import repository, service
+from intake.schemas import ApplicationAccepted, ApplicationRequest
+from intake.settings import IntakeSettings
 from mpp_contracts.catalog import ServiceAvailability
 from mpp_kit.errors import ApiError, ErrorResponse, FieldProblem
 from mpp_kit.http import create_app
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
-
-from intake import repository, service
-from intake.schemas import ApplicationAccepted, ApplicationRequest
-from intake.settings import IntakeSettings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 404, 409, 413, 422, 503)

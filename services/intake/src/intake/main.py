@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from intake.api import build_app
+from intake.settings import IntakeSettings
 from mpp_contracts.catalog import ServiceTypeChanged
 from mpp_contracts.topics import CATALOG_SERVICE, INTAKE_APPLICATION
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
-
-from intake.api import build_app
-from intake.settings import IntakeSettings
 
 settings = IntakeSettings()  # SITE_ID comes from the environment
 runtime = ServiceRuntime(

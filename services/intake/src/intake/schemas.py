@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from mpp_kit.phone import InvalidPhoneNumber, normalize_msisdn
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from intake.domain import validate_nik
+from mpp_kit.phone import InvalidPhoneNumber, normalize_msisdn
 
 
 def _phone(value: str) -> str:
@@ -37,6 +37,7 @@ class ApplicationRequest(BaseModel):
     service_code: ServiceCode
     channel: Literal["counter", "online", "kiosk"] = "counter"
     applicant: Applicant
+    sms_consent: bool = Field(default=True, description="False when the applicant declines SMS notifications")
 
 
 class ApplicationAccepted(BaseModel):

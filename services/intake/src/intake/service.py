@@ -9,16 +9,16 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
+
+from intake import repository
+from intake.domain import first_name, new_tracking_code, queue_ticket
+from intake.schemas import ApplicationAccepted, ApplicationRequest
 from mpp_contracts.catalog import ServiceAvailability
 from mpp_contracts.intake import ApplicationSubmitted
 from mpp_contracts.topics import INTAKE_APPLICATION
 from mpp_kit.errors import ApiError, FieldProblem
 from mpp_kit.outbox import enqueue
 from mpp_kit.sealing import seal
-
-from intake import repository
-from intake.domain import first_name, new_tracking_code, queue_ticket
-from intake.schemas import ApplicationAccepted, ApplicationRequest
 
 SITE_TZ = ZoneInfo("Asia/Makassar")
 
@@ -106,6 +106,7 @@ async def submit(
                 applicant_first_name=first_name(body.applicant.name),
                 sealed_phone=phone_sealed,
                 submitted_on=now.date(),
+                sms_consent=body.sms_consent,
             ),
         )
         answer = ApplicationAccepted(

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from mpp_kit.settings import ServiceSettings
 from pydantic import Field, SecretStr
+
+from mpp_kit.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):

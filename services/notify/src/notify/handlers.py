@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
+
 from mpp_contracts.intake import ApplicationEvent, ApplicationStatusChanged
 from mpp_contracts.routing import ApplicationRouted
 from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION
 from mpp_kit.runtime import ServiceRuntime
 from mpp_kit.sealing import unseal
-
 from notify import messages
+from notify.quiet_hours import QuietHours
 from notify.templates import format_jam, format_tanggal
 
+SmsChoice = tuple[str, dict[str, Any]] | None
 
-def sms_for_routing(event: ApplicationRouted) -> tuple[str, dict[str, Any]] | None:
+
+def sms_for_routing(event: ApplicationRouted) -> SmsChoice:
     base = {
         "layanan": event.service_name,
         "kode": event.tracking_code,
@@ -39,7 +45,7 @@ def sms_for_routing(event: ApplicationRouted) -> tuple[str, dict[str, Any]] | No
     return "layanan_tidak_tersedia", {**base, "lokasi": event.origin_site_name, "tempat": "MPP pusat"}
 
 
-def sms_for_status(event: ApplicationStatusChanged) -> tuple[str, dict[str, Any]] | None:
+def sms_for_status(event: ApplicationStatusChanged) -> SmsChoice:
     if event.status == "ready_for_pickup":
         return "siap_diambil", {
             "layanan": event.service_code,
@@ -50,26 +56,42 @@ def sms_for_status(event: ApplicationStatusChanged) -> tuple[str, dict[str, Any]
     return None
 
 
-def register(runtime: ServiceRuntime, contact_key: Callable[[], str], wake: Callable[[], None]) -> None:
-    async def create(conn: asyncpg.Connection, event: Any, choice: tuple[str, dict[str, Any]] | None) -> None:
-        if choice is None:
-            return
-        template, variables = choice
-        await messages.create(
-            conn,
-            event_id=event.event_id,
-            application_id=event.application_id,
-            template=template,
-            variables=variables,
-            phone_e164=unseal(event.sealed_phone, contact_key()),
-        )
-        wake()
+@dataclass(frozen=True)
+class Context:
+    contact_key: Callable[[], str]
+    wake: Callable[[], None] = lambda: None
+    quiet: QuietHours = field(default_factory=QuietHours.off)
 
+
+async def create_sms(conn: asyncpg.Connection, event: Any, choice: SmsChoice, ctx: Context) -> UUID | None:
+    """Store the SMS an event asks for (once per event and template), or record that the applicant declined."""
+    if choice is None:
+        return None
+    template, variables = choice
+    if not getattr(event, "sms_consent", True):
+        return await messages.record_declined(
+            conn, event_id=event.event_id, application_id=event.application_id, template=template
+        )
+    now = datetime.now(UTC)
+    message_id = await messages.create(
+        conn,
+        event_id=event.event_id,
+        application_id=event.application_id,
+        template=template,
+        variables=variables,
+        phone_e164=unseal(event.sealed_phone, ctx.contact_key()),
+        not_before=ctx.quiet.not_before(template, now),
+    )
+    ctx.wake()
+    return message_id
+
+
+def register(runtime: ServiceRuntime, ctx: Context) -> None:
     @runtime.consume(ROUTING_DECISION, ApplicationRouted, name="notify-routing")
     async def on_routed(conn: asyncpg.Connection, event: ApplicationRouted) -> None:
-        await create(conn, event, sms_for_routing(event))
+        await create_sms(conn, event, sms_for_routing(event), ctx)
 
     @runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="notify-intake")
     async def on_application(conn: asyncpg.Connection, event: ApplicationEvent) -> None:
         if isinstance(event, ApplicationStatusChanged):
-            await create(conn, event, sms_for_status(event))
+            await create_sms(conn, event, sms_for_status(event), ctx)

@@ -1,21 +1,23 @@
 """SMS messages: creating them from events, and their status machine.
 
 created -> sending -> sent -> delivered, or one of the failures. delivered and the failures are final: a final
-state is never overwritten (a late or duplicated report changes nothing).
+state is never overwritten (a late or duplicated report changes nothing). ``declined`` (the applicant said no
+to SMS) is a final status of notify's own table only: nothing was rendered or sent, and it is not published.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+from opentelemetry import propagate
+
 from mpp_contracts.notify import SmsStatus, SmsStatusChanged
 from mpp_contracts.topics import NOTIFY_SMS
 from mpp_kit.outbox import enqueue
-from opentelemetry import propagate
-
 from notify.templates import RenderedSms, TemplateError, render
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 FINAL: tuple[SmsStatus, ...] = ("delivered", "permanent_failure", "temporary_failure", "technical_failure")
 # Statuses only move forward along this order (a late "sending" report cannot undo "sent").
 ORDER: tuple[SmsStatus, ...] = ("created", "sending", "sent", *FINAL)
+# Stored when the applicant declined SMS: final, not in ORDER (so set_status never moves it), not published.
+DECLINED = "declined"
 
 
 async def create(
@@ -33,8 +37,12 @@ async def create(
     template: str,
     variables: dict[str, Any],
     phone_e164: str,
+    not_before: datetime | None = None,
 ) -> UUID | None:
-    """Render and store one SMS to send. Returns its id, or None if this event already has one."""
+    """Render and store one SMS to send. Returns its id, or None if this event already has one.
+
+    ``not_before`` delays the first send (quiet hours); by default it is due at once.
+    """
     message_id = uuid4()
     try:
         sms: RenderedSms | None = render(template, variables)
@@ -48,7 +56,8 @@ async def create(
     propagate.inject(carrier)  # the send, later and in another task, continues this trace
     inserted = await conn.fetchval(
         "INSERT INTO sms_message(id, event_id, template, template_version, application_id, phone_e164, body,"
-        " segments, status, last_error, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " segments, status, last_error, traceparent, next_attempt_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()))"
         " ON CONFLICT (event_id, template) DO NOTHING RETURNING true",
         message_id,
         event_id,
@@ -61,6 +70,7 @@ async def create(
         status,
         error,
         carrier.get("traceparent"),
+        not_before,
     )
     if not inserted:
         return None
@@ -119,3 +129,50 @@ async def set_status(
         ),
     )
     return True
+
+
+async def record_declined(
+    conn: asyncpg.Connection, *, event_id: UUID, application_id: UUID | None, template: str
+) -> UUID | None:
+    """The applicant declined SMS: keep a trace for ops (no phone number, no body), send nothing."""
+    message_id = uuid4()
+    inserted = await conn.fetchval(
+        "INSERT INTO sms_message(id, event_id, template, template_version, application_id, segments, status,"
+        " last_error) VALUES ($1, $2, $3, 0, $4, 0, $5, 'the applicant declined SMS')"
+        " ON CONFLICT (event_id, template) DO NOTHING RETURNING true",
+        message_id,
+        event_id,
+        template,
+        application_id,
+        DECLINED,
+    )
+    if not inserted:
+        return None
+    log.info(
+        "SMS not sent: the applicant declined SMS",
+        extra={"template": template, "application_id": str(application_id), "message_id": str(message_id)},
+    )
+    return message_id
+
+
+_OPS_COLUMNS = (
+    "id, event_id, application_id, template, template_version, status, segments, provider, provider_message_id,"
+    " attempts, next_attempt_at, last_error, phone_e164, purged_at, created_at, updated_at"
+)
+
+
+async def get(conn: asyncpg.Connection, message_id: UUID) -> asyncpg.Record | None:
+    """One message for the ops API (the body is never read)."""
+    return await conn.fetchrow(f"SELECT {_OPS_COLUMNS} FROM sms_message WHERE id = $1", message_id)
+
+
+async def for_application(
+    conn: asyncpg.Connection, application_id: UUID, limit: int = 100
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            f"SELECT {_OPS_COLUMNS} FROM sms_message WHERE application_id = $1 ORDER BY created_at, id LIMIT $2",
+            application_id,
+            limit,
+        )
+    )

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+
 from mpp_contracts.catalog import ServiceAvailability, SiteState
 from mpp_contracts.intake import ApplicationEvent, ApplicationSubmitted
 from mpp_contracts.routing import ApplicationForwarded, ApplicationRouted, Appointment
@@ -13,7 +14,6 @@ from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION, site_inbo
 from mpp_kit.outbox import enqueue
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
-
 from routing import booking
 from routing.domain import Decision, decide
 from routing.settings import RoutingSettings
@@ -72,6 +72,7 @@ def register(
             appointment=appointment,
             applicant_first_name=event.applicant_first_name,
             sealed_phone=event.sealed_phone,
+            sms_consent=event.sms_consent,
         )
         key = str(event.application_id)
         await enqueue(conn, ROUTING_DECISION.name, key, routed)

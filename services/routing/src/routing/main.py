@@ -15,7 +15,6 @@ from mpp_contracts.topics import (
 from mpp_kit.http import create_app
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
-
 from routing import handlers
 from routing.settings import RoutingSettings
 

@@ -13,10 +13,20 @@ Answer: 201 with the Message JSON (``sid``, ``status`` queued/accepted...). Erro
 ``{"code": 21211, "message": "...", "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}``
 (twilio.com/docs/usage/twilios-response). 429 (error 20429) is "never processed and always safe to retry"
 (twilio.com/docs/api/errors/20429).
+
+Status callbacks: Twilio posts form-encoded ``MessageSid``, ``MessageStatus``, ``ErrorCode``... to the
+StatusCallback URL, signed in ``X-Twilio-Signature``: base64 of HMAC-SHA1, keyed with the auth token, over the
+full URL (query string included) followed by every POST parameter name and value, sorted by name
+(twilio.com/docs/usage/webhooks/webhooks-security). ``signature`` and ``valid_signature`` implement it; a
+test checks Twilio's published example.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -32,10 +42,58 @@ from notify.providers.base import (
 )
 from notify.providers.mapping import map_twilio_error, map_twilio_status
 
-__all__ = ["REFERENCE_PARAM", "TwilioProvider", "with_reference"]
+__all__ = [
+    "REFERENCE_PARAM",
+    "SIGNATURE_HEADER",
+    "TwilioProvider",
+    "signature",
+    "valid_signature",
+    "with_reference",
+]
 
 REFERENCE_PARAM = "reference"
+SIGNATURE_HEADER = "X-Twilio-Signature"
 DEFAULT_BASE_URL = "https://api.twilio.com"
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """Twilio's request signature for a form POST to ``url`` with ``params`` (repeated names allowed)."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in params:
+        grouped.setdefault(name, []).append(value)
+    # Names sorted; the values of a repeated name sorted and de-duplicated (as Twilio's own validators do).
+    data = url + "".join(name + value for name in sorted(grouped) for value in sorted(set(grouped[name])))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _port_variants(url: str) -> list[str]:
+    """``url`` as given, plus the same with its default port added or removed (Twilio may sign either)."""
+    parts = urlsplit(url)
+    default = _DEFAULT_PORTS.get(parts.scheme)
+    if default is None or parts.hostname is None or "@" in parts.netloc:
+        return [url]
+    host = parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc
+    if parts.port is None:
+        return [url, urlunsplit(parts._replace(netloc=f"{host}:{default}"))]
+    if parts.port == default:
+        return [url, urlunsplit(parts._replace(netloc=host))]
+    return [url]
+
+
+def valid_signature(
+    auth_token: str, urls: Iterable[str], params: Iterable[tuple[str, str]], received: str | None
+) -> bool:
+    """True when ``received`` is Twilio's signature of the POST to one of ``urls`` (in constant time)."""
+    if not auth_token or not received:
+        return False
+    items = list(params)
+    candidates = [variant for url in urls for variant in _port_variants(url)]
+    return any(
+        hmac.compare_digest(signature(auth_token, url, items).encode(), received.encode())
+        for url in candidates
+    )
 
 
 def with_reference(url: str, message_id: str) -> str:

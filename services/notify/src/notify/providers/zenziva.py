@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Literal
 
 import httpx
-from mpp_kit.phone import to_national
 
+from mpp_kit.phone import to_national
 from notify.providers.base import (
     SendResult,
     TemporaryProviderError,

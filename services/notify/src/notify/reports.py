@@ -1,0 +1,84 @@
+"""Delivery reports: find the message a report is about and move it (idempotently, never out of a final state).
+
+A report names our message id (``reference``, what Twilio's StatusCallback and the sandbox carry) or only the
+provider's id (Zenziva takes no client reference). A report naming a provider id we do not know yet may have
+overtaken the send answer (the report raced the recording of ``provider_message_id``): it is kept in
+``sms_unmatched_report`` and applied when the send answer is recorded (``apply_pending``).
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+import asyncpg
+
+from mpp_contracts.notify import SmsStatus
+from notify import messages
+
+log = logging.getLogger(__name__)
+
+__all__ = ["apply_pending", "apply_report", "parse_reference"]
+
+
+def parse_reference(value: str | None) -> UUID | None:
+    if not value:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+async def apply_report(
+    conn: asyncpg.Connection,
+    *,
+    reference: str | None,
+    provider_message_id: str | None,
+    status: SmsStatus,
+    error: str | None = None,
+) -> bool:
+    """Apply one report; True when it moved a message. Unknown ids and duplicates change nothing."""
+    message_id = parse_reference(reference)
+    if message_id is None and provider_message_id:
+        message_id = await conn.fetchval(
+            "SELECT id FROM sms_message WHERE provider_message_id = $1 ORDER BY created_at DESC LIMIT 1",
+            provider_message_id,
+        )
+        if message_id is None:
+            await _keep_unmatched(conn, provider_message_id, status, error)
+            return False
+    if message_id is None:
+        return False
+    return await messages.set_status(
+        conn, message_id, status, provider_message_id=provider_message_id, error=error
+    )
+
+
+async def _keep_unmatched(
+    conn: asyncpg.Connection, provider_message_id: str, status: str, error: str | None
+) -> None:
+    # A later status replaces an earlier one, never the reverse (same order as messages.set_status).
+    await conn.execute(
+        "INSERT INTO sms_unmatched_report(provider_message_id, status, error_code) VALUES ($1, $2, $3)"
+        " ON CONFLICT (provider_message_id) DO UPDATE SET status = EXCLUDED.status,"
+        " error_code = EXCLUDED.error_code, received_at = now()"
+        " WHERE coalesce(array_position($4::text[], sms_unmatched_report.status), 0)"
+        " < coalesce(array_position($4::text[], EXCLUDED.status), 0)",
+        provider_message_id,
+        status,
+        error,
+        list(messages.ORDER),
+    )
+
+
+async def apply_pending(conn: asyncpg.Connection, message_id: UUID, provider_message_id: str) -> bool:
+    """Apply a report that arrived before the send answer naming ``provider_message_id`` was recorded."""
+    row = await conn.fetchrow(
+        "DELETE FROM sms_unmatched_report WHERE provider_message_id = $1 RETURNING status, error_code",
+        provider_message_id,
+    )
+    if row is None:
+        return False
+    log.info("early delivery report applied", extra={"message_id": str(message_id)})
+    return await messages.set_status(conn, message_id, row["status"], error=row["error_code"])

@@ -1,0 +1,216 @@
+"""Notify on the real database, with the sandbox provider and notify's HTTP app wired together in-process.
+
+``stack`` gives a migrated notify database (its own, per test), notify's HTTP app (webhooks and ops API), the
+sandbox SMS provider whose delivery reports go to that app, adapters pointed at the sandbox, and helpers to
+create messages and read them back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+import notify
+from mpp_devstack.sms_sandbox import create_app as create_sandbox
+from mpp_kit.db import create_pool, migrate
+from mpp_kit.http import create_app
+from notify import messages
+from notify.api import add_ops_api, add_twilio_webhook, add_webhook
+from notify.dispatch import Dispatcher, Housekeeping, RetryPolicy
+from notify.providers import TwilioProvider, ZenzivaProvider
+from notify.providers.base import SmsProvider
+from notify.providers.selection import HealthPolicy, ProviderSelector, RateLimiter
+from notify.quiet_hours import QuietHours
+
+MIGRATIONS = Path(notify.__file__).parent / "migrations"
+REPORT_TOKEN = "report-token"
+OPS_TOKEN = "ops-token"
+TWILIO_TOKEN = "twilio-auth-token"
+ACCOUNT_SID = "AC" + "2" * 32
+CALLBACK = "http://notify/delivery-reports/twilio"
+VARIABLES = {
+    "layanan": "Akta Kelahiran",
+    "lokasi": "Mini MPP Loa Kulu",
+    "kode": "KKR-7F3K-9Q2M",
+    "tanggal": "Senin, 7 Des 2026",
+    "jam": "08.00 WITA",
+    "tempat": "MPP Kukar",
+    "bawa": "KTP asli",
+}
+
+
+def number(suffix: str) -> str:
+    """An Indonesian mobile number ending in ``suffix`` (the sandbox's special numbers: 0001...0006)."""
+    return f"+628125555{suffix}"
+
+
+@contextlib.asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+async def _ready() -> dict[str, bool]:
+    return {"test": True}
+
+
+@dataclass
+class Stack:
+    REPORT_TOKEN = REPORT_TOKEN
+    OPS_TOKEN = OPS_TOKEN
+    TWILIO_TOKEN = TWILIO_TOKEN
+    CALLBACK = CALLBACK
+
+    pool: asyncpg.Pool
+    app: FastAPI  # notify's HTTP app
+    client: httpx.AsyncClient  # to notify's app
+    sandbox_app: FastAPI
+    sandbox: httpx.AsyncClient  # to the sandbox
+
+    number = staticmethod(number)
+
+    @property
+    def state(self) -> Any:
+        return self.sandbox_app.state.sandbox
+
+    def twilio(self, **overrides: Any) -> TwilioProvider:
+        settings: dict[str, Any] = {
+            "account_sid": ACCOUNT_SID,
+            "auth_token": TWILIO_TOKEN,
+            "from_": "MPPKUKAR",
+            "status_callback_url": CALLBACK,
+            "base_url": "http://sandbox",
+            "timeout": 2.0,
+        }
+        settings.update(overrides)
+        client = settings.pop("client", self.sandbox)
+        return TwilioProvider(client, **settings)
+
+    def zenziva(self, **overrides: Any) -> ZenzivaProvider:
+        settings: dict[str, Any] = {
+            "userkey": "uk",
+            "passkey": "pk",
+            "base_url": "http://sandbox",
+            "timeout": 2.0,
+        }
+        settings.update(overrides)
+        client = settings.pop("client", self.sandbox)
+        return ZenzivaProvider(client, **settings)
+
+    def dispatcher(
+        self,
+        *providers: SmsProvider,
+        policy: HealthPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        quiet: QuietHours | None = None,
+        housekeeping: Housekeeping | None = None,
+        rates: dict[str, RateLimiter] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> Dispatcher:
+        chosen = providers or (self.twilio(),)
+        entries = [(p, 100 - 10 * i, (rates or {}).get(p.name, RateLimiter(0))) for i, p in enumerate(chosen)]
+        selector = (
+            ProviderSelector(entries, policy, clock=clock) if clock else ProviderSelector(entries, policy)
+        )
+        return Dispatcher(
+            self.pool,
+            selector,
+            interval_s=0.05,
+            retry=retry,
+            quiet=quiet,
+            housekeeping=housekeeping,
+        )
+
+    async def new_message(
+        self,
+        phone: str,
+        *,
+        template: str = "permohonan_diterima",
+        application_id: UUID | None = None,
+        event_id: UUID | None = None,
+    ) -> UUID:
+        async with self.pool.acquire() as conn, conn.transaction():
+            message_id = await messages.create(
+                conn,
+                event_id=event_id or uuid4(),
+                application_id=application_id or uuid4(),
+                template=template,
+                variables=VARIABLES,
+                phone_e164=phone,
+            )
+        assert message_id is not None
+        return message_id
+
+    async def row(self, message_id: UUID) -> asyncpg.Record:
+        row = await self.pool.fetchrow("SELECT * FROM sms_message WHERE id = $1", message_id)
+        assert row is not None
+        return row
+
+    async def status(self, message_id: UUID) -> str:
+        return str((await self.row(message_id))["status"])
+
+    async def published(self, message_id: UUID) -> list[str]:
+        """Statuses published on notify.sms.v1 for a message (outbox rows; no relay runs here)."""
+        rows = await self.pool.fetch(
+            "SELECT payload FROM outbox WHERE topic = 'notify.sms.v1'"
+            " AND convert_from(payload, 'UTF8') LIKE '%' || $1 || '%' ORDER BY id",
+            str(message_id),
+        )
+        return [json.loads(bytes(r["payload"]))["status"] for r in rows]
+
+    async def make_due(self, message_id: UUID) -> None:
+        await self.pool.execute("UPDATE sms_message SET next_attempt_at = now() WHERE id = $1", message_id)
+
+    async def reports_done(self) -> None:
+        await self.state.wait_idle()
+
+    async def sandbox_messages(self, to: str | None = None) -> list[dict[str, Any]]:
+        params = {"to": to} if to else {}
+        return list((await self.sandbox.get("/_sandbox/messages", params=params)).json())
+
+
+def notify_app(pool: asyncpg.Pool, *, public_url: str | None = CALLBACK) -> FastAPI:
+    app = create_app("notify (test)", lifespan=_no_lifespan, readiness=_ready)
+    add_webhook(app, lambda: pool, lambda: REPORT_TOKEN)
+    add_twilio_webhook(app, lambda: pool, lambda: TWILIO_TOKEN, lambda: public_url)
+    add_ops_api(app, lambda: pool, lambda: OPS_TOKEN)
+    return app
+
+
+@pytest.fixture
+async def notify_db(database: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(database, MIGRATIONS)
+    pool = await create_pool(database)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def stack(notify_db: asyncpg.Pool) -> AsyncIterator[Stack]:
+    app = notify_app(notify_db)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify")
+    webhook_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+    sandbox_app = create_sandbox(
+        "http://notify/delivery-reports",
+        REPORT_TOKEN,
+        webhook_client=webhook_client,
+        slow_seconds=0.3,
+        hang_seconds=1.0,
+        report_delay=0.0,
+    )
+    sandbox = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app), base_url="http://sandbox")
+    try:
+        yield Stack(notify_db, app, client, sandbox_app, sandbox)
+    finally:
+        await sandbox_app.state.sandbox.aclose()
+        for c in (sandbox, webhook_client, client):
+            await c.aclose()
