@@ -18,7 +18,7 @@ test: lint pytest ## everything CI runs
 lint: bootstrap
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs services
+	$(UV) run mypy libs services bench
 	$(UV) run mypy tests --allow-untyped-defs --allow-incomplete-defs --allow-any-generics --no-warn-return-any
 
 pytest: bootstrap

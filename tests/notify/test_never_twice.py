@@ -121,7 +121,7 @@ async def test_crash_between_the_provider_call_and_its_record_sends_once(
     finally:
         # A fast sweep so that this test can watch it settle the message; the event may be redelivered too.
         platform.restart("notify", {"SMS_SWEEP_INTERVAL_S": "0.5"})
-    await asyncio.sleep(3)  # several dispatch passes and sweeps after the restart
+    await asyncio.sleep(1.5)  # several dispatch passes (0.5 s) and sweeps after the restart
     assert len(platform.sms_to(phone)) == 1
     row = await message_of(platform, event)
     assert row is not None and row["status"] in ("sending", "delivered")  # delivered: the report was retried
@@ -164,7 +164,7 @@ async def test_sigkill_while_the_provider_holds_the_request_sends_once(
         await wait_for(received, "the sandbox to accept the SMS", timeout=10)
     finally:
         platform.restart("notify")
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(1.5)  # several dispatch passes after the restart
     assert len(platform.sms_to(phone)) == 1
     row = await message_of(platform, event)
     assert row is not None and row["status"] in ("sending", "delivered")
