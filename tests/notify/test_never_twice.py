@@ -104,6 +104,11 @@ async def test_crash_between_the_provider_call_and_its_record_sends_once(
 ) -> None:
     phone = "+6281299770001"
     event = routed(phone, platform_secrets["contact_sealing_key"])
+
+    async def nothing_else_to_send() -> bool:  # the crash must be on our message, not on another test's
+        return not await sql(platform, "SELECT 1 FROM sms_message WHERE status = 'created'")
+
+    await wait_for(nothing_else_to_send, "earlier messages to be sent", timeout=60)
     platform.restart("notify", {"NOTIFY_CRASH_AFTER_PROVIDER_CALL": "1"})
     try:
         await publish(platform, event)

@@ -1,7 +1,7 @@
 """Benchmark: SMS dispatched per second through the real Dispatcher + PostgreSQL to the sandbox provider, against
 the raw HTTP request rate the same sandbox accepts at the same concurrency.
 
-    uv run python tests/notify/bench_dispatch.py [--messages 2000] [--concurrency 20]
+    uv run python bench/notify_dispatch.py [--messages 2000] [--concurrency 20]
 
 Not collected by pytest (no ``test_`` prefix). Loopback only, bounded in count (``--messages``) and in time
 (``--timeout`` seconds per phase). The sandbox runs as its own process (``python -m mpp_devstack.sms_sandbox``)
@@ -96,7 +96,7 @@ async def dispatcher_rate(dsn: str, base_url: str, count: int, concurrency: int,
         provider = TwilioProvider(
             client,
             account_sid=ACCOUNT,
-            auth_token="token",  # the sandbox accepts any
+            auth_token="token",  # noqa: S106 - the sandbox accepts any
             from_="MPPKUKAR",
             status_callback_url="http://127.0.0.1:9/delivery-reports/twilio",
             base_url=base_url,
