@@ -67,6 +67,7 @@ class SiteState(BaseModel):
 
     slug: str
     name: str
+    short_name: str = ""  # for SMS text; empty when the name is short enough
     kind: Literal["central", "mini"]
     kemendagri_code: str
     address: str = ""

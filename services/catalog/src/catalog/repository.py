@@ -58,6 +58,7 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
     return SiteState(
         slug=site.slug,
         name=site.name,
+        short_name=site.short_name or "",
         kind=site.kind,
         kemendagri_code=site.kemendagri_code,
         address=site.address,

@@ -304,6 +304,8 @@ class Site(Strict):
     slug: Slug
     kind: SiteKind
     name: ShortText
+    # How an SMS names the site when the full name would not fit one segment (e.g. "MPP Kukar Tenggarong").
+    short_name: Annotated[str, Field(min_length=3, max_length=30)] | None = None
     kemendagri_code: KemendagriCode
     address: ShortText
     timezone: TimeZoneName

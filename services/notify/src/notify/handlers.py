@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +18,10 @@ from mpp_kit.runtime import ServiceRuntime
 from mpp_kit.sealing import unseal
 from notify import messages
 from notify.quiet_hours import QuietHours
-from notify.templates import format_jam, format_tanggal
+from notify.templates import TemplateError, format_jam, format_tanggal, render
 
 SmsChoice = tuple[str, dict[str, Any]] | None
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
 
 
 def sms_for_routing(event: ApplicationRouted) -> SmsChoice:
@@ -35,14 +37,37 @@ def sms_for_routing(event: ApplicationRouted) -> SmsChoice:
         appointment = event.appointment
         if appointment is None:
             return "diteruskan_ke_pusat", base  # fails closed (no date yet) rather than send a vague SMS
-        return "diteruskan_ke_pusat", {
+        variables = {
             **base,
             "tanggal": format_tanggal(appointment.starts_at.date()),
             "jam": format_jam(appointment.starts_at),
             "tempat": appointment.site_name,
-            "bawa": ", ".join(appointment.bring) or "KTP asli",
         }
+        variants = bring_variants(appointment.bring)
+        bawa = next(
+            (b for b in variants if fits_one_segment("diteruskan_ke_pusat", {**variables, "bawa": b})),
+            variants[-1],
+        )
+        return "diteruskan_ke_pusat", {**variables, "bawa": bawa}
     return "layanan_tidak_tersedia", {**base, "lokasi": event.origin_site_name, "tempat": "MPP pusat"}
+
+
+def bring_variants(items: Sequence[str]) -> list[str]:
+    """What to bring, from the fullest wording to the shortest; the SMS uses the first that fits one segment."""
+    cleaned = [_PARENTHESES.sub("", item).strip() for item in items if item.strip()] or ["KTP-el asli"]
+    variants = [", ".join(i.strip() for i in items if i.strip()), ", ".join(cleaned)]
+    if len(cleaned) > 2:
+        variants.append(", ".join(cleaned[:2]) + " dan dokumen asli lain")
+    if len(cleaned) > 1:
+        variants.append(f"{cleaned[0]} dan dokumen asli lain")
+    return [v for i, v in enumerate(variants) if v and v not in variants[:i]]
+
+
+def fits_one_segment(template: str, variables: dict[str, Any]) -> bool:
+    try:
+        return render(template, variables).segments == 1
+    except TemplateError:
+        return False
 
 
 def sms_for_status(event: ApplicationStatusChanged) -> SmsChoice:

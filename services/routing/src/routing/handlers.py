@@ -110,4 +110,9 @@ def register(
         )
         if starts is None:
             return None
-        return Appointment(site_id=site.slug, site_name=site.name, starts_at=starts, bring=service.originals)
+        return Appointment(
+            site_id=site.slug,
+            site_name=site.short_name or site.name,
+            starts_at=starts,
+            bring=service.originals,
+        )
