@@ -59,6 +59,7 @@ def platform_secrets() -> dict[str, str]:
         "notify_ops_token": "ops-notify-" + uuid.uuid4().hex,
         "catalog_admin_token": "admin-" + uuid.uuid4().hex,
         "catalog_ops_token": "ops-" + uuid.uuid4().hex,
+        "operator_token": "op-" + uuid.uuid4().hex,
     }
 
 

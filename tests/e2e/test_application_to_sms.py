@@ -88,3 +88,60 @@ def test_retried_submit_with_the_same_idempotency_key_gets_the_first_answer_and_
     platform.wait_for_sms("+6281234561002")
     time.sleep(1.5)
     assert len(platform.sms_to("+6281234561002")) == 1
+
+
+def test_operator_marks_it_ready_and_the_applicant_is_told_where_to_collect(platform: Platform) -> None:
+    site = platform.url("intake-loa-kulu")
+    operator = {"Authorization": f"Bearer {platform.operator_token('loa-kulu')}"}
+    accepted = httpx.post(
+        f"{site}/applications",
+        json={"service_code": "DUKCAPIL-AKTA-LAHIR", "applicant": {**APPLICANT, "phone": "0812-3456-1003"}},
+    ).json()
+    platform.wait_for_sms("+6281234561003")  # received
+
+    url = f"{site}/applications/{accepted['application_id']}"
+    assert httpx.post(f"{url}/status", json={"status": "ready_for_pickup"}).status_code == 401
+    other_site = {"Authorization": f"Bearer {platform.operator_token('tabang')}"}
+    assert (
+        httpx.post(f"{url}/status", json={"status": "ready_for_pickup"}, headers=other_site).status_code
+        == 401
+    )
+    tabang_copy = f"{platform.url('intake-tabang')}/applications/{accepted['application_id']}"
+    assert httpx.get(tabang_copy, headers=other_site).status_code == 404, "another site cannot read it"
+
+    seen = httpx.get(url, headers=operator).json()
+    assert seen["nik_last4"] == "0001" and "nik" not in seen and seen["status"] == "submitted"
+    ready = httpx.post(f"{url}/status", json={"status": "ready_for_pickup"}, headers=operator)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready_for_pickup"
+    again = httpx.post(f"{url}/status", json={"status": "in_progress"}, headers=operator)
+    assert again.status_code == 409
+    assert again.json()["error"]["fields"] == [
+        {"field": "status", "reason": "allowed from ready_for_pickup: completed"}
+    ]
+
+    deadline = time.monotonic() + 30
+    while len(platform.sms_to("+6281234561003")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pickup = platform.sms_to("+6281234561003")[-1]["body"]
+    assert pickup == (
+        f"Yth. Siti, dokumen Penerbitan Akta Kelahiran Anda (kode {accepted['tracking_code']}) sudah selesai. "
+        "Silakan ambil di Mini MPP Kecamatan Loa Kulu."
+    )
+
+
+def test_rejection_needs_a_reason(platform: Platform) -> None:
+    site = platform.url("intake-loa-kulu")
+    operator = {"Authorization": f"Bearer {platform.operator_token('loa-kulu')}"}
+    accepted = httpx.post(
+        f"{site}/applications",
+        json={"service_code": "DUKCAPIL-AKTA-LAHIR", "applicant": {**APPLICANT, "phone": "0812-3456-1004"}},
+    ).json()
+    url = f"{site}/applications/{accepted['application_id']}/status"
+    refused = httpx.post(url, json={"status": "rejected"}, headers=operator)
+    assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["field"] == "note"
+    assert (
+        httpx.post(
+            url, json={"status": "rejected", "note": "surat keterangan lahir belum ada"}, headers=operator
+        ).status_code
+        == 200
+    )

@@ -37,6 +37,8 @@ class ApplicationStatusChanged(IntegrationEvent):
     site_id: str
     service_code: str
     status: ApplicationStatus
+    service_name: str = ""
+    site_name: str = ""
     applicant_first_name: str
     sealed_phone: str
     note: str | None = None

@@ -58,9 +58,14 @@ class Platform:
     db_prefix: str = "mpp"
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
+    _operator_secret: str = field(default="operator", repr=False)
 
     def url(self, name: str) -> str:
         return self.processes[name].url
+
+    def operator_token(self, site: str) -> str:
+        """The bearer token of the one operator each local intake has (`operator-<site>`)."""
+        return f"{self._operator_secret}-{site}"
 
     def _env(self, **values: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SITE_", "DATABASE_", "SERVICE_"))}
@@ -98,6 +103,7 @@ class Platform:
     def start(self, secrets: dict[str, str], timeout: float = 120.0) -> Platform:
         """Start everything; `secrets` holds CONTACT_SEALING_KEY, NIK_ENCRYPTION_KEY, DELIVERY_REPORT_TOKEN."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._operator_secret = secrets.get("operator_token", "operator")
         dsns = asyncio.run(self._databases())
         common = {"kafka_bootstrap_servers": self.kafka_bootstrap, "outbox_poll_interval_s": "0.5", **secrets}
         notify_port = free_port()
@@ -160,7 +166,13 @@ class Platform:
             self._spawn(
                 f"intake-{site}",
                 "intake.main:app",
-                self._env(**common, service_name="intake", site_id=site, database_url=dsns[f"intake-{site}"]),
+                self._env(
+                    **common,
+                    service_name="intake",
+                    site_id=site,
+                    database_url=dsns[f"intake-{site}"],
+                    operator_tokens=f"operator-{site}:{self.operator_token(site)}",
+                ),
             )
         self._wait_ready(list(self.processes), timeout)
         return self

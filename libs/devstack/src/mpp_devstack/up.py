@@ -31,6 +31,7 @@ def _secrets(workdir: Path) -> dict[str, str]:
         "notify_ops_token": secrets.token_urlsafe(24),
         "catalog_admin_token": secrets.token_urlsafe(24),
         "catalog_ops_token": secrets.token_urlsafe(24),
+        "operator_token": secrets.token_urlsafe(24),
     }
     if path.exists():  # keep what earlier runs made (sealed data stays readable); add what is new
         values.update(json.loads(path.read_text()))
@@ -85,6 +86,11 @@ def _explain(platform: Platform) -> None:
         "",
         "Then see the SMS the applicant received (within seconds):",
         f"  curl -s {platform.url('sms-sandbox')}/_sandbox/messages",
+        "",
+        "The operator marks it ready for pickup (the applicant is texted again):",
+        f"  curl -s -X POST {platform.url('intake-' + site)}/applications/<application_id>/status \\",
+        f"    -H 'Authorization: Bearer {platform.operator_token(site)}' -H 'Content-Type: application/json' \\",
+        '    -d \'{"status": "ready_for_pickup"}\'',
         "",
         f"Logs: {platform.workdir}/. Press Ctrl-C to stop everything.",
     ]

@@ -37,6 +37,16 @@ def validate_nik(value: str) -> str:
     return nik
 
 
+# Which status an operator may move an application to from each status. Final ones lead nowhere.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "submitted": frozenset({"in_progress", "ready_for_pickup", "rejected"}),
+    "in_progress": frozenset({"ready_for_pickup", "rejected"}),
+    "ready_for_pickup": frozenset({"completed"}),
+    "completed": frozenset(),
+    "rejected": frozenset(),
+}
+
+
 def queue_ticket(number: int, channel: str) -> str | None:
     """Counter tickets the operator calls out ("A-007"); online applications take no place in the queue."""
     return None if channel == "online" else f"A-{number:03d}"

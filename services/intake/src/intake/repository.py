@@ -37,13 +37,46 @@ async def find_by_tracking_code(conn: asyncpg.Connection, site_id: str, code: st
     )
 
 
-async def application(conn: asyncpg.Connection, site_id: str, application_id: UUID) -> asyncpg.Record | None:
+async def application(
+    conn: asyncpg.Connection, site_id: str, application_id: UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM application WHERE id = $1 AND site_id = $2", application_id, site_id
+        "SELECT * FROM application WHERE id = $1 AND site_id = $2" + (" FOR UPDATE" if lock else ""),
+        application_id,
+        site_id,
     )
 
 
-async def stored_answer(conn: asyncpg.Connection, site_id: str, key: str) -> asyncpg.Record | None:
+async def set_status(
+    conn: asyncpg.Connection, application_id: UUID, status: str, note: str | None, operator: str
+) -> asyncpg.Record:
+    await conn.execute(
+        "INSERT INTO application_history(application_id, status, note, operator) VALUES ($1, $2, $3, $4)",
+        application_id,
+        status,
+        note,
+        operator,
+    )
+    row = await conn.fetchrow(
+        "UPDATE application SET status = $2, updated_at = now() WHERE id = $1 RETURNING *",
+        application_id,
+        status,
+    )
+    assert row is not None
+    return row
+
+
+async def stored_answer(
+    conn: asyncpg.Connection, site_id: str, key: str, ttl_hours: int
+) -> asyncpg.Record | None:
+    """The first answer given for this key, unless it has expired (an expired key is forgotten here)."""
+    await conn.execute(
+        "DELETE FROM idempotency_key WHERE site_id = $1 AND key = $2"
+        " AND created_at < now() - make_interval(hours => $3)",
+        site_id,
+        key,
+        ttl_hours,
+    )
     return await conn.fetchrow(
         "SELECT request_hash, status_code, response FROM idempotency_key WHERE site_id = $1 AND key = $2",
         site_id,

@@ -71,13 +71,16 @@ def fits_one_segment(template: str, variables: dict[str, Any]) -> bool:
 
 
 def sms_for_status(event: ApplicationStatusChanged) -> SmsChoice:
+    base = {
+        "layanan": event.service_name or event.service_code,
+        "kode": event.tracking_code,
+        "lokasi": event.site_name or event.site_id,
+        "nama_depan": event.applicant_first_name,
+    }
     if event.status == "ready_for_pickup":
-        return "siap_diambil", {
-            "layanan": event.service_code,
-            "kode": event.tracking_code,
-            "lokasi": event.site_id,
-            "nama_depan": event.applicant_first_name,
-        }
+        return "siap_diambil", base
+    if event.status == "rejected":
+        return "ditolak", {**base, "alasan": event.note or ""}  # no note: fails closed, nothing vague is sent
     return None
 
 
