@@ -9,6 +9,8 @@ database prefix.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,9 +28,15 @@ from mpp_kit.sealing import new_key  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
-    with infrastructure(tmp_path_factory.mktemp("infra")) as found:
-        yield found
+def infra() -> Iterator[Infra]:
+    # Not under pytest's own temp root: another pytest session resets that root to 0700 and prunes old runs,
+    # which would cut the unprivileged PostgreSQL user off from its data directory mid-run.
+    workdir = Path(tempfile.mkdtemp(prefix="mpp-test-infra-"))
+    try:
+        with infrastructure(workdir) as found:
+            yield found
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

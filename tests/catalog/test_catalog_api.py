@@ -141,3 +141,26 @@ async def until(check: Any, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.05)
+
+
+def test_sites_are_created_and_replaced_with_optimistic_concurrency(
+    catalog: str, admin: dict[str, str]
+) -> None:
+    site = httpx.get(f"{catalog}/sites/anggana").json()
+    version = site.pop("version")
+    site.pop("schedules")
+    changed = {**site, "address": "Kantor Camat Anggana, Sungai Meriam (alamat diperbarui)"}
+    assert httpx.put(f"{catalog}/admin/sites/anggana", json=changed, headers=admin).status_code == 428
+    ok = httpx.put(
+        f"{catalog}/admin/sites/anggana", json=changed, headers={**admin, "If-Match": f'"{version}"'}
+    )
+    assert ok.status_code == 200 and ok.json()["version"] == version + 1
+    stale = httpx.put(
+        f"{catalog}/admin/sites/anggana", json=changed, headers={**admin, "If-Match": f'"{version}"'}
+    )
+    assert stale.status_code == 409
+    assert httpx.get(f"{catalog}/sites/anggana").json()["address"].endswith("(alamat diperbarui)")
+    bad = {**site, "slug": "Anggana Baru", "kemendagri_code": "64-02-04"}
+    response = httpx.put(f"{catalog}/admin/sites/Anggana%20Baru", json=bad, headers=admin)
+    assert response.status_code == 422
+    assert {"slug", "kemendagri_code"} <= {f["field"] for f in response.json()["error"]["fields"]}

@@ -137,7 +137,11 @@ class Stack:
         template: str = "permohonan_diterima",
         application_id: UUID | None = None,
         event_id: UUID | None = None,
+        then: str | None = None,
+        then_args: tuple[Any, ...] = (),
     ) -> UUID:
+        """Create a message; `then` (SQL on `$1` = its id) runs in the same transaction, so a running
+        dispatcher never sees the message before that change."""
         async with self.pool.acquire() as conn, conn.transaction():
             message_id = await messages.create(
                 conn,
@@ -147,7 +151,9 @@ class Stack:
                 variables=VARIABLES,
                 phone_e164=phone,
             )
-        assert message_id is not None
+            assert message_id is not None
+            if then is not None:
+                await conn.execute(then, message_id, *then_args)
         return message_id
 
     async def row(self, message_id: UUID) -> asyncpg.Record:

@@ -18,15 +18,12 @@ POLICY = sweeps.SweepPolicy(stuck_after_s=3600, created_max_age_s=7 * 86400, sta
 
 async def with_status(stack: Any, status: str, *, age: timedelta, suffix: str = "0001") -> UUID:
     """A message in ``status`` whose last change (and creation) was ``age`` ago."""
-    message_id = await stack.new_message(stack.number(suffix))
-    await stack.pool.execute(
-        "UPDATE sms_message SET status = $2, created_at = now() - $3::interval, updated_at = now() - $3::interval,"
-        " next_attempt_at = now() - $3::interval WHERE id = $1",
-        message_id,
-        status,
-        age,
+    return await stack.new_message(
+        stack.number(suffix),
+        then="UPDATE sms_message SET status = $2, created_at = now() - $3::interval,"
+        " updated_at = now() - $3::interval, next_attempt_at = now() - $3::interval WHERE id = $1",
+        then_args=(status, age),
     )
-    return message_id
 
 
 async def test_sending_and_sent_beyond_72_hours_become_temporary_failure(stack: Any) -> None:

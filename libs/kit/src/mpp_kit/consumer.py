@@ -73,8 +73,9 @@ class InboxConsumer(Generic[E]):
             attempts = self._attempts.get(where, 0) + 1
             self._attempts[where] = attempts
             if isinstance(exc, PermanentError) or attempts >= self.max_attempts:
-                self._attempts.pop(where, None)
+                # If the DLQ publish itself fails, this raises: the message is redelivered, the count kept.
                 await self._dead_letter(msg, repr(exc), attempts)
+                self._attempts.pop(where, None)
                 return
             log.warning(
                 "handler failed; message will be redelivered",

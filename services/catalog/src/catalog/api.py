@@ -149,7 +149,9 @@ def add_routes(app: FastAPI, runtime: ServiceRuntime, settings: CatalogSettings,
                 404, "not_found", "no such site", [FieldProblem(field="slug", reason="unknown")]
             ) from None
         schedules = [s.model_dump(mode="json") for s in snapshot.catalogue.schedules if s.site == slug]
-        return cached(request, {**site.model_dump(mode="json"), "schedules": schedules})
+        async with runtime.pool.acquire() as conn:
+            version = await conn.fetchval("SELECT version FROM site WHERE slug = $1", slug)
+        return cached(request, {**site.model_dump(mode="json"), "version": version, "schedules": schedules})
 
     @app.get("/agencies", tags=["public"])
     async def list_agencies(request: Request) -> Response:
@@ -193,10 +195,16 @@ def add_routes(app: FastAPI, runtime: ServiceRuntime, settings: CatalogSettings,
         return Response(status_code=204)
 
     @app.put("/admin/sites/{slug}", tags=["admin"], responses=ERRORS)
-    async def update_site(
-        slug: str, body: Site, authorization: Annotated[str | None, Header()] = None
+    async def put_site(
+        slug: str,
+        body: Site,
+        authorization: Annotated[str | None, Header()] = None,
+        if_match: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
+        """Create a site, or replace one naming its version in If-Match (a stale one is refused with 409)."""
         admin(authorization)
-        site = await operations.update_site(runtime.pool, slug, body)
+        version = await operations.put_site(runtime.pool, slug, body, _version(if_match))
         await snapshot.refresh(runtime.pool)
-        return JSONResponse(site.model_dump(mode="json"))
+        return JSONResponse(
+            {**body.model_dump(mode="json"), "version": version}, headers={"ETag": f'"{version}"'}
+        )

@@ -92,15 +92,23 @@ async def seed(conn: asyncpg.Connection, catalogue: Catalogue) -> None:
         await save_service(conn, catalogue, service)
 
 
-async def save_site(conn: asyncpg.Connection, catalogue: Catalogue, site: Site) -> None:
+async def save_site(conn: asyncpg.Connection, catalogue: Catalogue, site: Site, version: int = 1) -> None:
     await conn.execute(
-        "INSERT INTO site(slug, kind, body) VALUES ($1, $2, $3::jsonb) ON CONFLICT (slug) DO UPDATE"
-        " SET kind = excluded.kind, body = excluded.body, updated_at = now()",
+        "INSERT INTO site(slug, kind, body, version) VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (slug) DO UPDATE"
+        " SET kind = excluded.kind, body = excluded.body, version = excluded.version, updated_at = now()",
         site.slug,
         site.kind,
         site.model_dump_json(),
+        version,
     )
-    await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=site_state(catalogue, site)))
+    state = site_state(catalogue, site).model_copy(update={"version": version})
+    await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=state))
+
+
+async def site_version(conn: asyncpg.Connection, slug: str) -> int | None:
+    """The stored version of a site, locked for the rest of the transaction (None: no such site)."""
+    version: int | None = await conn.fetchval("SELECT version FROM site WHERE slug = $1 FOR UPDATE", slug)
+    return version
 
 
 async def save_service(

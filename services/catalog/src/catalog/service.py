@@ -49,7 +49,7 @@ def _stale(current: int, given: int | None) -> ApiError:
     return ApiError(
         409,
         "version_conflict",
-        f"the service is at version {current}; reload it and apply your change again",
+        f"it is at version {current} now; reload it and apply your change again",
         [FieldProblem(field="version", reason=f"expected {current}, got {given}")],
     )
 
@@ -117,8 +117,9 @@ async def retire_service(pool: asyncpg.Pool, code: str, if_match: int | None) ->
         await repository.retire_service(conn, code)
 
 
-async def update_site(pool: asyncpg.Pool, slug: str, site: Site) -> Site:
-    """Replace a site; services whose availability changes with it are republished too."""
+async def put_site(pool: asyncpg.Pool, slug: str, site: Site, if_match: int | None) -> int:
+    """Create a site (no If-Match) or replace one (If-Match: its version); services whose availability changes
+    with it are republished too. Returns the site's new version."""
     if site.slug != slug:
         raise ApiError(
             422,
@@ -128,6 +129,21 @@ async def update_site(pool: asyncpg.Pool, slug: str, site: Site) -> Site:
         )
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('catalog.sites'))")
+        stored = await repository.site_version(conn, slug)
+        if stored is not None and if_match is None:
+            raise ApiError(
+                428,
+                "precondition_required",
+                "send If-Match with the version of the site you changed",
+                [FieldProblem(field="If-Match", reason="required to replace a site")],
+            )
+        if stored is not None and if_match != stored:
+            raise _stale(stored, if_match)
+        if stored is None and if_match is not None:
+            raise ApiError(
+                404, "not_found", "no such site to replace", [FieldProblem(field="slug", reason="unknown")]
+            )
+        version = 1 if stored is None else stored + 1
         before = await repository.current(conn)
         after = before.model_copy(update={"sites": [s for s in before.sites if s.slug != slug] + [site]})
         issues = cross_check(after.agencies, after.services, after.sites, after.schedules)
@@ -138,11 +154,11 @@ async def update_site(pool: asyncpg.Pool, slug: str, site: Site) -> Site:
                 "the site does not fit the catalogue",
                 [FieldProblem(field=i.field, reason=str(i)) for i in issues[:50]],
             )
-        await repository.save_site(conn, after, site)
+        await repository.save_site(conn, after, site, version)
         for service in after.services:
             if (
                 repository.availability(after, service).sites
                 != repository.availability(before, service).sites
             ):
                 await repository.save_service(conn, after, service)
-    return site
+    return version
