@@ -8,12 +8,15 @@ database prefix.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -50,6 +53,24 @@ async def database(infra: Infra) -> AsyncIterator[str]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture
+def eventually() -> Callable[..., Awaitable[None]]:
+    """`await eventually(check)`: wait until `check()` (a bool, or an awaitable of one) holds; fail after
+    `timeout` seconds. Real brokers and databases answer when they answer: tests wait for outcomes."""
+
+    async def wait(check: Callable[[], Any], timeout: float = 30.0) -> None:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = check()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(0.05)
+
+    return wait
 
 
 @pytest.fixture

@@ -51,12 +51,6 @@ async def read_all(
     return found
 
 
-async def eventually(check, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.1)
-
-
 @pytest.fixture
 async def pool(database: str):
     await migrate(database)
@@ -89,7 +83,7 @@ async def test_rolled_back_business_change_publishes_nothing(pool: asyncpg.Pool,
 
 
 async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_absorbs_duplicate(
-    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str
+    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
 ) -> None:
     names = [f"parcel-{i}" for i in range(5)]
     await register_parcels(pool, topic_name, names)
@@ -110,7 +104,7 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_a
     await asyncio.sleep(1.2)
     survivor = OutboxRelay(database, pool, infra.kafka_bootstrap, lease_s=1)
     await survivor.start()
-    await eventually(lambda: _outbox_empty(pool))
+    await eventually(lambda: _outbox_empty(pool), timeout=20)
     await survivor.stop()
 
     on_topic = await read_all(infra.kafka_bootstrap, topic_name, expected=10)
@@ -128,8 +122,8 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_a
     subscribe(consumer, group_id=f"g-{topic_name}")
     async with broker:
         await broker.start()
-        await eventually(lambda: _count(pool, 5))
-        await eventually(lambda: _true(consumer.duplicates == 5))
+        await eventually(lambda: _count(pool, 5), timeout=20)
+        await eventually(lambda: consumer.duplicates == 5, timeout=20)
     effects = await pool.fetch("SELECT parcel FROM effect ORDER BY parcel")
     assert [r["parcel"] for r in effects] == sorted(names), "each event has exactly one effect"
 
@@ -146,12 +140,8 @@ async def _count(pool: asyncpg.Pool, n: int) -> bool:
     return await pool.fetchval("SELECT count(*) FROM effect") >= n
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def test_relay_wakes_on_notify_and_carries_the_writers_trace(
-    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str
+    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
 ) -> None:
     tracer = TracerProvider().get_tracer("test")
     # A long polling interval: only NOTIFY can make the relay publish within the test's few seconds.
