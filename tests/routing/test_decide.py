@@ -45,3 +45,23 @@ def test_decision(
 def test_central_only_decision_carries_the_reason_for_the_applicant() -> None:
     decision = decide(service("central_only", (CENTRAL,), "biometrics"), "tabang", CENTRAL)
     assert decision.central_only_reason == "biometrics"
+
+
+def test_completion_counts_the_days_the_site_opens() -> None:
+    from datetime import date, time
+
+    from mpp_contracts.catalog import Hours, SiteState
+    from routing.domain import add_working_days
+
+    friday = date(2026, 12, 4)
+    weekdays = SiteState(
+        slug="loa-kulu",
+        name="Mini MPP",
+        kind="mini",
+        kemendagri_code="64.02.02",
+        opening_hours={d: Hours(opens=time(8), closes=time(15)) for d in ("mon", "tue", "wed", "thu", "fri")},
+    )
+    assert add_working_days(friday, 1, weekdays) == date(2026, 12, 7)  # Monday
+    assert add_working_days(friday, 5, weekdays) == date(2026, 12, 11)
+    assert add_working_days(friday, 0, weekdays) == friday
+    assert add_working_days(friday, 1, None) == date(2026, 12, 7)

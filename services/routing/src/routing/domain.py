@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
-from mpp_contracts.catalog import ServiceAvailability
+from mpp_contracts.catalog import ServiceAvailability, SiteState
 from mpp_contracts.routing import Outcome, RefusalReason
 
 
@@ -28,3 +29,18 @@ def decide(service: ServiceAvailability | None, origin_site_id: str, central_sit
     if central_site_id in service.sites:
         return Decision("central", central_site_id)
     return Decision("refused", None, refusal_reason="not_offered")
+
+
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def add_working_days(start: date, days: int, site: SiteState | None) -> date:
+    """`days` working days after `start`, a working day being one the site opens (Monday to Friday when its
+    hours are unknown). Public holidays are not known yet: the date may come a day or two early around them."""
+    open_days = set(site.opening_hours) if site and site.opening_hours else set(WEEKDAY_KEYS[:5])
+    current, left = start, days
+    while left > 0:
+        current += timedelta(days=1)
+        if WEEKDAY_KEYS[current.weekday()] in open_days:
+            left -= 1
+    return current

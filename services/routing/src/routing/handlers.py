@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -15,7 +14,7 @@ from mpp_kit.outbox import enqueue
 from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
 from routing import booking
-from routing.domain import Decision, decide
+from routing.domain import Decision, add_working_days, decide
 from routing.settings import RoutingSettings
 
 
@@ -63,9 +62,8 @@ def register(
             handling_site_id=decision.handling_site_id,
             refusal_reason=decision.refusal_reason,
             central_only_reason=decision.central_only_reason,
-            # Completion counts working days; calendar days are the skeleton's approximation.
             expected_completion=(
-                event.submitted_on + timedelta(days=service.completion_days)
+                add_working_days(event.submitted_on, service.completion_days, sites.get(event.site_id))
                 if service and decision.outcome == "local"
                 else None
             ),
