@@ -63,3 +63,22 @@ def test_bring_variants_go_from_fullest_to_shortest_without_repeats() -> None:
         "KTP-el dan dokumen asli lain",
     ]
     assert bring_variants(()) == ["KTP-el asli"]
+
+
+def test_a_full_quota_horizon_is_texted_with_the_day_to_try_again() -> None:
+    from datetime import date
+
+    refused = routed(PASSPORT_ORIGINALS).model_copy(
+        update={
+            "outcome": "refused",
+            "refusal_reason": "quota_full",
+            "appointment": None,
+            "handling_site_id": None,
+            "full_site_name": "MPP Kukar Tenggarong",
+            "retry_from": date(2027, 1, 1),
+        }
+    )
+    template, variables = sms_for_routing(refused) or ("", {})
+    sms = render(template, variables)
+    assert template == "kuota_penuh" and sms.segments <= 2
+    assert "MPP Kukar Tenggarong" in sms.body and "Jumat, 1 Jan 2027" in sms.body and "9E22-F8SH" in sms.body

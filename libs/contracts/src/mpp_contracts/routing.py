@@ -39,6 +39,9 @@ class ApplicationRouted(IntegrationEvent):
     central_only_reason: str | None = None
     expected_completion: date | None = None
     appointment: Appointment | None = None
+    # When refused for a full quota: the site that was full, and the first day past the booking horizon.
+    full_site_name: str | None = None
+    retry_from: date | None = None
     applicant_first_name: str
     sealed_phone: str
     # Carried over from the application: False when the applicant declined SMS. Absent in older events: True.

@@ -49,7 +49,18 @@ def sms_for_routing(event: ApplicationRouted) -> SmsChoice:
             variants[-1],
         )
         return "diteruskan_ke_pusat", {**variables, "bawa": bawa}
-    return "layanan_tidak_tersedia", {**base, "lokasi": event.origin_site_name, "tempat": "MPP pusat"}
+    if event.refusal_reason == "quota_full" and event.full_site_name and event.retry_from:
+        return "kuota_penuh", {
+            **base,
+            "tempat": event.full_site_name,
+            "tanggal": format_tanggal(event.retry_from),
+        }
+    # Not offered at this site nor centrally (e.g. a kecamatan-only service asked at the central MPP).
+    return "layanan_tidak_tersedia", {
+        **base,
+        "lokasi": event.origin_site_name,
+        "tempat": "kantor instansi terkait",
+    }
 
 
 def bring_variants(items: Sequence[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -37,9 +38,13 @@ def register(
         service = services.get(event.service_code)
         decision = decide(service, event.site_id, settings.central_site_id)
         appointment = None
+        full_site_name, retry_from = None, None
         if decision.outcome == "central" and service is not None and decision.handling_site_id:
             appointment = await book_central(conn, event, service, decision.handling_site_id)
             if appointment is None:
+                full_site = sites.get(decision.handling_site_id)
+                full_site_name = (full_site.short_name or full_site.name) if full_site else None
+                retry_from = event.submitted_on + timedelta(days=settings.booking_horizon_days + 1)
                 decision = Decision("refused", None, refusal_reason="quota_full")
         await conn.execute(
             "INSERT INTO routing_decision(application_id, origin_site_id, service_code, outcome, handling_site_id,"
@@ -68,6 +73,8 @@ def register(
                 else None
             ),
             appointment=appointment,
+            full_site_name=full_site_name,
+            retry_from=retry_from,
             applicant_first_name=event.applicant_first_name,
             sealed_phone=event.sealed_phone,
             sms_consent=event.sms_consent,
