@@ -76,6 +76,11 @@ class SiteState(BaseModel):
     schedules: tuple[AgencyHours, ...] = ()
     version: int = 1
 
+    @property
+    def sms_name(self) -> str:
+        """How an SMS names the site."""
+        return self.short_name or self.name
+
 
 class SiteChanged(IntegrationEvent):
     site: SiteState

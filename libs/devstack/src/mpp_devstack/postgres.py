@@ -7,7 +7,6 @@ the wheel's own helper creates.
 from __future__ import annotations
 
 import os
-import pwd
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +111,3 @@ class LocalPostgres:
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             self._run([_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
-
-
-def owner_of(path: Path) -> str:
-    return pwd.getpwuid(path.stat().st_uid).pw_name

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import signal
 import threading
@@ -95,7 +94,6 @@ def _explain(platform: Platform) -> None:
         f"Logs: {platform.workdir}/. Press Ctrl-C to stop everything.",
     ]
     print("\n".join(lines), flush=True)
-    os.environ.setdefault("MPP_UP", "1")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import asyncpg
 from opentelemetry import propagate
-from pydantic import BaseModel
 
 from mpp_contracts.base import IntegrationEvent
 
@@ -49,7 +48,3 @@ async def enqueue(
     )
     # A wake-up hint for the relay, delivered at commit; the relay also polls, so a lost NOTIFY only delays.
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
-
-
-def to_json(model: BaseModel) -> bytes:
-    return model.model_dump_json().encode()

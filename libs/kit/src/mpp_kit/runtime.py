@@ -23,6 +23,7 @@ from mpp_contracts.topics import Topic
 from mpp_kit.consumer import Handler, InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate, ping
 from mpp_kit.logs import setup_logging
+from mpp_kit.readmodel import M, ReadModel, S
 from mpp_kit.relay import OutboxRelay
 from mpp_kit.settings import ServiceSettings
 from mpp_kit.telemetry import setup_tracing
@@ -104,6 +105,22 @@ class ServiceRuntime:
 
     def readiness_check(self, name: str, check: Callable[[], bool]) -> None:
         self._checks[name] = check
+
+    def read_model(
+        self,
+        topic: Topic,
+        model: type[M],
+        state_of: Callable[[M], S],
+        *,
+        before_consuming: bool = False,
+    ) -> ReadModel[M, S]:
+        """A local copy of a compacted topic, started and stopped with the service, which is ready only once the
+        copy is loaded. `before_consuming=True` also holds the service's consumers until then."""
+        copy = ReadModel(topic.name, model, state_of, self.settings.kafka_bootstrap_servers)
+        self.on_start(copy.start_and_load if before_consuming else copy.start)
+        self.on_stop(copy.stop)
+        self.readiness_check(f"{topic.name} loaded", copy.loaded.is_set)
+        return copy
 
     async def start(self) -> None:
         await migrate(self.dsn, *([self._migrations] if self._migrations else []))

@@ -4,7 +4,6 @@ tombstone."""
 
 from __future__ import annotations
 
-import json
 from uuid import uuid4
 
 import asyncpg
@@ -157,7 +156,3 @@ async def current(conn: asyncpg.Connection) -> Catalogue:
         for r in await conn.fetch("SELECT body FROM service_type WHERE retired_at IS NULL ORDER BY code")
     ]
     return Catalogue.model_construct(agencies=agencies, services=services, sites=sites, schedules=schedules)
-
-
-def as_json(body: str) -> dict[str, object]:
-    return dict(json.loads(body))

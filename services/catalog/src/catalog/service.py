@@ -45,6 +45,14 @@ def _problems_for(catalogue: Catalogue, service: ServiceType) -> list[FieldProbl
     return [FieldProblem(field=i.field, reason=i.message) for i in issues if i.key == service.code]
 
 
+async def _save_if_it_fits(conn: asyncpg.Connection, service: ServiceType) -> None:
+    """Save and publish the service, or refuse with 422 if it does not fit the rest of the catalogue."""
+    catalogue = await repository.current(conn)
+    if problems := _problems_for(catalogue, service):
+        raise ApiError(422, "validation_failed", "the service does not fit the catalogue", problems)
+    await repository.save_service(conn, catalogue, service)
+
+
 def _stale(current: int, given: int | None) -> ApiError:
     return ApiError(
         409,
@@ -64,10 +72,7 @@ async def create_service(pool: asyncpg.Pool, service: ServiceType) -> ServiceTyp
                 [FieldProblem(field="code", reason="already used")],
             )
         created = service.model_copy(update={"version": 1})
-        catalogue = await repository.current(conn)
-        if problems := _problems_for(catalogue, created):
-            raise ApiError(422, "validation_failed", "the service does not fit the catalogue", problems)
-        await repository.save_service(conn, catalogue, created)
+        await _save_if_it_fits(conn, created)
     return created
 
 
@@ -91,10 +96,7 @@ async def update_service(
         if expected != row["version"]:
             raise _stale(row["version"], expected)
         updated = service.model_copy(update={"version": row["version"] + 1})
-        catalogue = await repository.current(conn)
-        if problems := _problems_for(catalogue, updated):
-            raise ApiError(422, "validation_failed", "the service does not fit the catalogue", problems)
-        await repository.save_service(conn, catalogue, updated)
+        await _save_if_it_fits(conn, updated)
     return updated
 
 

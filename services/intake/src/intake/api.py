@@ -50,7 +50,7 @@ def build_app(
         """Accept an application at this site; answers with a tracking code and, at the counter, a queue ticket."""
         site = this_site()
         svc = catalogue.get(body.service_code)
-        service.check_service(svc, settings.site_id, body.service_code)
+        service.check_service(svc, body.service_code)
         assert svc is not None
         status, answer = await service.submit(
             runtime.pool,

@@ -25,7 +25,7 @@ def request_hash(body: ApplicationRequest) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
-def check_service(service: ServiceAvailability | None, site_id: str, code: str) -> None:
+def check_service(service: ServiceAvailability | None, code: str) -> None:
     if service is None:
         raise ApiError(
             422,
@@ -157,7 +157,7 @@ async def change_status(
                 service_code=row["service_code"],
                 status=change.status,
                 service_name=row["service_name"],
-                site_name=site.short_name or site.name,
+                site_name=site.sms_name,
                 applicant_first_name=first_name(row["applicant_name"]),
                 sealed_phone=row["phone_sealed"],
                 note=change.note,

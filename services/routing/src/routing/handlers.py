@@ -43,7 +43,7 @@ def register(
             appointment = await book_central(conn, event, service, decision.handling_site_id)
             if appointment is None:
                 full_site = sites.get(decision.handling_site_id)
-                full_site_name = (full_site.short_name or full_site.name) if full_site else None
+                full_site_name = full_site.sms_name if full_site else None
                 retry_from = event.submitted_on + timedelta(days=settings.booking_horizon_days + 1)
                 decision = Decision("refused", None, refusal_reason="quota_full")
         await conn.execute(
@@ -117,7 +117,7 @@ def register(
             return None
         return Appointment(
             site_id=site.slug,
-            site_name=site.short_name or site.name,
+            site_name=site.sms_name,
             starts_at=starts,
             bring=service.originals,
         )

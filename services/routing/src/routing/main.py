@@ -13,7 +13,6 @@ from mpp_contracts.topics import (
     site_inbox,
 )
 from mpp_kit.http import create_app
-from mpp_kit.readmodel import ReadModel
 from mpp_kit.runtime import ServiceRuntime
 from routing import handlers
 from routing.settings import RoutingSettings
@@ -30,14 +29,9 @@ runtime = ServiceRuntime(
         site_inbox(settings.central_site_id),
     ],
 )
-services = ReadModel(
-    CATALOG_SERVICE.name, ServiceTypeChanged, lambda e: e.service, settings.kafka_bootstrap_servers
-)
-sites = ReadModel(CATALOG_SITE.name, SiteChanged, lambda e: e.site, settings.kafka_bootstrap_servers)
-for model in (services, sites):
-    runtime.on_start(model.start_and_load)  # decide nothing before the catalogue is complete
-    runtime.on_stop(model.stop)
-runtime.readiness_check("catalogue_loaded", lambda: services.loaded.is_set() and sites.loaded.is_set())
+# Decide nothing before the catalogue is complete.
+services = runtime.read_model(CATALOG_SERVICE, ServiceTypeChanged, lambda e: e.service, before_consuming=True)
+sites = runtime.read_model(CATALOG_SITE, SiteChanged, lambda e: e.site, before_consuming=True)
 handlers.register(runtime, settings, services, sites)
 
 app = create_app("Mini MPP routing", lifespan=runtime.lifespan(), readiness=runtime.readiness)
