@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict
 from mpp_contracts.base import IntegrationEvent
 
 Channel = Literal["local", "assisted", "central_only"]
+"""local: finished at any site; assisted: the site checks and hands over to the agency's own channel and gives
+back the result; central_only: the applicant must attend the central site."""
+CentralOnlyReason = Literal["biometrics", "secure_printing", "physical_inspection", "court", "originals"]
+SiteKind = Literal["central", "mini"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ServiceAvailability(BaseModel):
@@ -68,7 +73,7 @@ class SiteState(BaseModel):
     slug: str
     name: str
     short_name: str = ""  # for SMS text; empty when the name is short enough
-    kind: Literal["central", "mini"]
+    kind: SiteKind
     kemendagri_code: str
     address: str = ""
     timezone: str = "Asia/Makassar"

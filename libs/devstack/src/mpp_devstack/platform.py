@@ -82,6 +82,7 @@ class Platform:
                     sys.executable,
                     "-m",
                     "uvicorn",
+                    "--factory",  # every service: `<service>.app:create_app()` reads its settings from the env
                     module,
                     "--host",
                     "127.0.0.1",
@@ -131,14 +132,14 @@ class Platform:
         self.processes["sms-sandbox"] = Process("sms-sandbox", sandbox_port, proc, log)
         self._spawn(
             "catalog",
-            "catalog.main:app",
+            "catalog.app:create_app",
             self._env(**common, service_name="catalog", database_url=dsns["catalog"]),
         )
         self._wait_ready(["catalog"], timeout)
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         self._spawn(
             "notify",
-            "notify.main:app",
+            "notify.app:create_app",
             self._env(
                 **common,
                 service_name="notify",
@@ -159,13 +160,13 @@ class Platform:
         )
         self._spawn(
             "routing",
-            "routing.main:app",
+            "routing.app:create_app",
             self._env(**common, service_name="routing", database_url=dsns["routing"]),
         )
         for site in self.sites:
             self._spawn(
                 f"intake-{site}",
-                "intake.main:app",
+                "intake.app:create_app",
                 self._env(
                     **common,
                     service_name="intake",

@@ -6,9 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import parse_qsl
 
+import asyncpg
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import context as otel_context
@@ -18,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mpp_kit.errors import ApiError, ErrorBody, ErrorResponse, FieldProblem, field_path
+from mpp_kit.models import NUL_REASON
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -32,8 +35,13 @@ def _error(status: int, code: str, message: str, fields: list[FieldProblem] | No
     return JSONResponse(body.model_dump(), status_code=status)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTPException, so FastAPI's body parsing
+    and a route reading the raw body both let it through to the 413 handler (a plain exception became 400 in
+    the one and 500 in the other)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body is larger than {max_bytes} bytes")
 
 
 class BodyLimitMiddleware:
@@ -66,7 +74,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -81,6 +89,91 @@ class BodyLimitMiddleware:
                 await too_large(scope, receive, send)
 
 
+class NulRefusalMiddleware:
+    """422 for a NUL character in the path or the query string: PostgreSQL text cannot hold it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = None
+            if "\x00" in scope.get("path", ""):
+                field = "path"
+            else:
+                for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), True):
+                    if "\x00" in name or "\x00" in value:
+                        field = name.replace("\x00", "") or "query"
+                        break
+            if field is not None:
+                refused = _error(
+                    422,
+                    "validation_failed",
+                    "some fields are missing or invalid",
+                    [FieldProblem(field=field, reason=NUL_REASON)],
+                )
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class TracingMiddleware:
+    """One server span per request (continuing the caller's trace if it sent a traceparent), named by the route
+    template, and the request counter of /metrics. Plain ASGI: Starlette's BaseHTTPMiddleware wraps `receive`
+    in a task group, which turned a streamed body over the limit into an exception group and a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = _method(scope["method"])
+        status = 500  # what the client gets if the app raises before answering
+        token = otel_context.attach(propagate.extract(headers))
+        try:
+            with tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER) as span:
+
+                async def traced_send(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                        span.set_attribute("http.response.status_code", status)
+                        carrier: dict[str, str] = {}
+                        propagate.inject(carrier)
+                        if "traceparent" in carrier:
+                            message = {
+                                **message,
+                                "headers": [
+                                    *message.get("headers", []),
+                                    (b"traceparent", carrier["traceparent"].encode()),
+                                ],
+                            }
+                    await send(message)
+
+                try:
+                    await self.app(scope, receive, traced_send)
+                finally:
+                    # The route template, never the raw path: paths carry tracking codes.
+                    span.update_name(f"{method} {_route(scope)}")
+        finally:
+            otel_context.detach(token)
+            HTTP_REQUESTS.labels(method, _route(scope), str(status)).inc()
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method(method: str) -> str:
+    return method if method in _METHODS else "OTHER"  # a label may not take any value a client sends
+
+
+def _route(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", "unmatched")
+
+
 def create_app(
     title: str,
     *,
@@ -93,7 +186,18 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+        return JSONResponse(exc.body.model_dump(), status_code=exc.status, headers=exc.headers or None)
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable_text(_: Request, exc: Exception) -> JSONResponse:
+        # A safety net behind ApiModel and NulRefusalMiddleware: text PostgreSQL cannot store is bad input.
+        return _error(
+            422,
+            "validation_failed",
+            "the request contains text that cannot be stored",
+            [FieldProblem(field="body", reason=NUL_REASON)],
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,36 +219,24 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+        }
+        fields = [FieldProblem(field="body", reason=str(exc.detail))] if exc.status_code == 413 else None
+        response = _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), fields)
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
 
-    @app.middleware("http")
-    async def _trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # One server span per request, continuing the caller's trace if it sent a traceparent.
-        token = otel_context.attach(propagate.extract(dict(request.headers)))
-        try:
-            with tracer.start_as_current_span(
-                f"{request.method} {request.url.path}", kind=trace.SpanKind.SERVER
-            ) as span:
-                response = await call_next(request)
-                span.set_attribute("http.response.status_code", response.status_code)
-                carrier: dict[str, str] = {}
-                propagate.inject(carrier)
-                if "traceparent" in carrier:
-                    response.headers["traceparent"] = carrier["traceparent"]
-        finally:
-            otel_context.detach(token)
-        route = request.scope.get("route")
-        HTTP_REQUESTS.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).inc()
-        return response
-
+    app.add_middleware(TracingMiddleware)
+    app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
 
     @app.get("/healthz", tags=["ops"])
