@@ -13,7 +13,7 @@ import pytest
 import routing
 from mpp_contracts.catalog import AgencyHours, Hours, SiteState
 from mpp_kit.db import create_pool, migrate
-from routing.booking import book
+from routing.handlers import book
 
 MIGRATIONS = Path(routing.__file__).parent / "migrations"
 MONDAY = date(2026, 12, 7)

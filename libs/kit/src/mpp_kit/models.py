@@ -24,7 +24,7 @@ def has_nul(value: Any) -> bool:
 
 
 class ApiModel(BaseModel):
-    @field_validator("*", mode="before")
+    @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
         if has_nul(value):

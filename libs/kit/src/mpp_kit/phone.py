@@ -44,7 +44,7 @@ _TRUNK_PREFIX = "0"
 # Mobile NSN, region_ID metadata: 8[1-35-9]\d{7,10} (9 to 12 digits in total).
 _MOBILE_NSN = re.compile(r"8[1-35-9]\d{7,10}")
 _SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
-_ALLOWED = re.compile(r"\+?\d+")
+_ALLOWED = re.compile(r"\+?[0-9]+")  # ASCII only: \\d also takes full-width and Arabic-Indic digits
 
 
 class InvalidPhoneNumber(ValueError):

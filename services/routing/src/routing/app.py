@@ -2,11 +2,57 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from fastapi import FastAPI
 
+from mpp_contracts.catalog import ServiceTypeChanged, SiteChanged
+from mpp_contracts.intake import ApplicationEvent
+from mpp_contracts.topics import (
+    CATALOG_SERVICE,
+    CATALOG_SITE,
+    INTAKE_APPLICATION,
+    ROUTING_DECISION,
+    site_inbox,
+)
+from mpp_kit import http
+from mpp_kit.runtime import ServiceRuntime
+from routing import api, handlers
+from routing.context import RoutingContext
+from routing.settings import RoutingSettings
 
-def create_app() -> FastAPI:
-    # Transitional: the wiring still lives in main.py until this service takes the common shape.
-    from routing.main import app
 
+def create_app(settings: RoutingSettings | None = None) -> FastAPI:
+    settings = settings or RoutingSettings()
+    runtime = ServiceRuntime(
+        settings,
+        migrations=Path(__file__).parent / "migrations",
+        topics=[
+            CATALOG_SERVICE,
+            CATALOG_SITE,
+            INTAKE_APPLICATION,
+            ROUTING_DECISION,
+            site_inbox(settings.central_site_id),
+        ],
+    )
+    # Decide nothing before the catalogue is loaded: an unknown service would be refused.
+    ctx = RoutingContext(
+        settings=settings,
+        services=runtime.read_model(
+            CATALOG_SERVICE, ServiceTypeChanged, lambda e: e.service, before_consuming=True
+        ),
+        sites=runtime.read_model(CATALOG_SITE, SiteChanged, lambda e: e.site, before_consuming=True),
+    )
+    runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="routing")(
+        functools.partial(handlers.on_application, ctx=ctx)
+    )
+    app = http.create_app(
+        "Mini MPP routing",
+        lifespan=runtime.lifespan(),
+        readiness=runtime.readiness,
+        max_body_bytes=settings.http_max_body_bytes,
+    )
+    app.include_router(api.router)
+    app.state.context = ctx
     return app
