@@ -36,7 +36,7 @@ from mpp_devstack.postgres import LocalPostgres
 from mpp_kit.db import create_pool, migrate
 from notify import messages
 from notify.dispatch import Dispatcher
-from notify.providers.selection import ProviderSelector, RateLimiter
+from notify.providers.selection import ProviderSelector
 from notify.providers.twilio import TwilioProvider
 
 ACCOUNT = "ACbench"
@@ -101,7 +101,7 @@ async def dispatcher_rate(dsn: str, base_url: str, count: int, concurrency: int,
             status_callback_url="http://127.0.0.1:9/delivery-reports/twilio",
             base_url=base_url,
         )
-        selector = ProviderSelector([(provider, 100, RateLimiter(0))])
+        selector = ProviderSelector([(provider, 100, None)])
         dispatcher = Dispatcher(pool, selector, interval_s=0.05, concurrency=concurrency)
         started = time.perf_counter()
         await dispatcher.start()

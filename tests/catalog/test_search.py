@@ -6,17 +6,14 @@ import time
 
 import pytest
 
-from catalog.search import SearchIndex, content_words, damerau_levenshtein, normalize, stem, tokenize
+from catalog.search import FUZZY1, FUZZY2, SearchIndex, content_words, normalize, stem, tokenize
 from catalog.seed import DEFAULT_DATA_DIR, load_catalogue
 from catalog.standards import ServiceType
 
 
 @pytest.fixture(scope="module")
 def index() -> SearchIndex:
-    catalogue = load_catalogue(DEFAULT_DATA_DIR)
-    return SearchIndex(
-        catalogue.services, agency_names={a.code: [a.short_name, *a.aliases] for a in catalogue.agencies}
-    )
+    return SearchIndex.of(load_catalogue(DEFAULT_DATA_DIR))
 
 
 # What operators type at a counter, including typos, and the service they mean.
@@ -179,30 +176,34 @@ def test_light_stemmer(word: str, root: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "distance"),
+    ("typed", "meant", "quality"),
     [
-        ("paspor", "pasport", 1),
-        ("keluaga", "keluarga", 1),
-        ("kelahran", "kelahiran", 1),
-        ("akta", "atka", 1),
-        ("sim", "sim", 0),
-        ("npwp", "nwpp", 1),
-        ("ktp", "kartu", 3),
+        ("pasporr", "paspor", FUZZY1),  # one insertion
+        ("keluaga", "keluarga", FUZZY1),  # one deletion
+        ("kelahran", "kelahiran", FUZZY1),
+        ("atka", "akta", FUZZY1),  # a transposition is one edit
+        ("nwpp", "npwp", FUZZY1),
+        ("kalahran", "kelahiran", FUZZY2),  # two edits allowed from 7 letters
     ],
 )
-def test_damerau_levenshtein(a: str, b: str, distance: int) -> None:
-    assert damerau_levenshtein(a, b, limit=3) == distance
+def test_typos_within_the_allowed_edits(index: SearchIndex, typed: str, meant: str, quality: float) -> None:
+    assert dict(index.expand(typed)).get(meant) == quality
+
+
+def test_short_words_are_not_fuzzy_matched(index: SearchIndex) -> None:
+    assert index.typo_neighbours("sin") == []  # three letters: no edit allowed ("sim" is not meant)
+    assert all(dist <= 1 for _, dist in index.typo_neighbours("pasor"))  # under 7 letters: one edit
 
 
 def test_index_works_on_any_catalogue() -> None:
     """Nothing in the index is tied to Kukar: a two-service catalogue from elsewhere."""
     base = {
-        "agency": "DINAS",
+        "agency_code": "DINAS",
         "category": "non_perizinan",
         "channel": "local",
         "requirements": [{"name": "KTP-el", "form": "copy"}],
         "procedure": ["Serahkan berkas"],
-        "completion": {"working_days": 1, "clock_starts": "site"},
+        "completion": {"completion_days": 1, "clock_starts": "site"},
         "fee": {"amount": 0, "free": True, "legal_basis": "Perda"},
         "complaint": [{"kind": "desk", "value": "Loket"}],
         "effective_date": "2026-01-05",

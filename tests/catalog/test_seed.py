@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from catalog.seed import DEFAULT_DATA_DIR, CatalogueError, load_catalogue, main
-from catalog.standards import Catalogue
+from catalog.standards import Catalogue, ServiceType
 
 
 @pytest.fixture(scope="module")
@@ -17,12 +17,16 @@ def kukar() -> Catalogue:
     return load_catalogue(DEFAULT_DATA_DIR)
 
 
+def service_of(catalogue: Catalogue, code: str) -> ServiceType:
+    return next(s for s in catalogue.services if s.code == code)
+
+
 def test_counts_meet_the_issue(kukar: Catalogue) -> None:
     assert len(kukar.services) >= 400
     assert len(kukar.agencies) >= 25
     assert len(kukar.sites) == 21
     assert Counter(s.kind for s in kukar.sites) == {"central": 1, "mini": 20}
-    assert {s.agency for s in kukar.services} == {a.code for a in kukar.agencies}, (
+    assert {s.agency_code for s in kukar.services} == {a.code for a in kukar.agencies}, (
         "every agency offers something"
     )
     channels = Counter(s.channel for s in kukar.services)
@@ -35,7 +39,7 @@ def test_every_service_has_the_six_service_delivery_components(kukar: Catalogue)
             r.form in ("original", "copy", "digital") for r in svc.requirements
         ), svc.code
         assert svc.procedure and svc.product and svc.complaint, svc.code
-        assert svc.completion.working_days >= 0 and svc.completion.clock_starts in ("site", "central"), (
+        assert svc.completion.completion_days >= 0 and svc.completion.clock_starts in ("site", "central"), (
             svc.code
         )
         assert svc.fee.legal_basis and (svc.fee.free == (svc.fee.amount == 0 and not svc.fee.variable)), (
@@ -86,23 +90,25 @@ def test_central_only_services_are_offered_only_at_the_central_mpp(kukar: Catalo
             assert svc.code in central_codes or (svc.availability and svc.availability.sites == [])
     assert "DUKCAPIL-AKTA-LAHIR" in tabang and "DUKCAPIL-AKTA-LAHIR" in central_codes
     assert "KECAMATAN-SKTM" in tabang and "KECAMATAN-SKTM" not in central_codes
-    assert kukar.sites_offering("IMIGRASI-PASPOR-HILANG") == [], "lost passports: Kanim Samarinda only"
+    assert kukar.sites_offering(service_of(kukar, "IMIGRASI-PASPOR-HILANG")) == [], (
+        "lost passports: Kanim Samarinda only"
+    )
 
 
 def test_key_standards_from_the_sources(kukar: Catalogue) -> None:
-    passport = kukar.service("IMIGRASI-PASPOR-BARU")
-    assert passport.channel == "central_only" and passport.central_reason == "biometrics"
+    passport = service_of(kukar, "IMIGRASI-PASPOR-BARU")
+    assert passport.channel == "central_only" and passport.central_only_reason == "biometrics"
     assert passport.fee.amount == 350_000 and "PP 28/2019" in passport.fee.legal_basis
-    assert kukar.service("POLRES-SKCK-BARU").fee.amount == 30_000
-    assert kukar.service("POLRES-SIM-A-BARU").fee.amount == 120_000
-    assert kukar.service("POLRES-SIM-C-BARU").fee.amount == 100_000
-    assert kukar.service("POLRES-SIM-A-BARU").central_reason == "physical_inspection"
-    assert kukar.service("DUKCAPIL-KTP-EL-BARU").central_reason == "biometrics"
-    assert kukar.service("PA-CERAI-GUGAT").central_reason == "court"
+    assert service_of(kukar, "POLRES-SKCK-BARU").fee.amount == 30_000
+    assert service_of(kukar, "POLRES-SIM-A-BARU").fee.amount == 120_000
+    assert service_of(kukar, "POLRES-SIM-C-BARU").fee.amount == 100_000
+    assert service_of(kukar, "POLRES-SIM-A-BARU").central_only_reason == "physical_inspection"
+    assert service_of(kukar, "DUKCAPIL-KTP-EL-BARU").central_only_reason == "biometrics"
+    assert service_of(kukar, "PA-CERAI-GUGAT").central_only_reason == "court"
     for svc in kukar.services:
-        if svc.agency == "DUKCAPIL":
+        if svc.agency_code == "DUKCAPIL":
             assert svc.fee.free and "79A" in svc.fee.legal_basis
-    assert kukar.service("DPMPTSP-NIB-UMK").online is not None
+    assert service_of(kukar, "DPMPTSP-NIB-UMK").online is not None
 
 
 def test_imigrasi_schedule_at_the_central_mpp(kukar: Catalogue) -> None:
@@ -117,7 +123,7 @@ def test_variants_and_list_appends_expand(kukar: Catalogue) -> None:
     sim = {s.code: s for s in kukar.services if s.code.startswith("POLRES-SIM-") and s.code.endswith("-BARU")}
     assert {"POLRES-SIM-A-BARU", "POLRES-SIM-BI-BARU", "POLRES-SIM-C-BARU", "POLRES-SIM-D-BARU"} <= set(sim)
     assert sim["POLRES-SIM-BI-BARU"].name == "Penerbitan SIM B I Baru"
-    renewal = kukar.service("IMIGRASI-PASPOR-PENGGANTIAN")
+    renewal = service_of(kukar, "IMIGRASI-PASPOR-PENGGANTIAN")
     assert [r.name for r in renewal.requirements][-1] == "Paspor lama" and len(renewal.requirements) == 4
 
 
@@ -170,13 +176,13 @@ def test_negative_fee_names_file_item_and_field(data: Path) -> None:
 def test_central_only_without_reason_is_refused(data: Path) -> None:
     edit(
         data / "services/dukcapil.yaml",
-        "    central_reason: biometrics\n    procedure: *central_procedure",
+        "    central_only_reason: biometrics\n    procedure: *central_procedure",
         "    procedure: *central_procedure",
     )
     (problem,) = problems(data)
     assert problem == (
-        "services/dukcapil.yaml: services[5] (DUKCAPIL-KTP-EL-BARU): central_reason: "
-        "central_only services need a central_reason"
+        "services/dukcapil.yaml: services[5] (DUKCAPIL-KTP-EL-BARU): central_only_reason: "
+        "central_only services need a central_only_reason"
     )
 
 
@@ -184,7 +190,9 @@ def test_unknown_agency_is_refused(data: Path) -> None:
     edit(data / "agencies.yaml", "code: KESBANGPOL", "code: KESBANG")
     found = problems(data)
     assert len(found) == 3 and all(p.startswith("services/opd.yaml: services[12].variants[") for p in found)
-    assert any(p.endswith("(KESBANGPOL-IZIN-PENELITIAN): agency: unknown agency 'KESBANGPOL'") for p in found)
+    assert any(
+        p.endswith("(KESBANGPOL-IZIN-PENELITIAN): agency_code: unknown agency 'KESBANGPOL'") for p in found
+    )
 
 
 def test_duplicate_code_is_refused(data: Path) -> None:
@@ -197,7 +205,7 @@ def test_a_service_code_outside_its_agency_is_refused(data: Path) -> None:
     edit(data / "services/kpp.yaml", "code: KPP-SKF", "code: DJP-SKF")
     (problem,) = problems(data)
     assert problem == (
-        "services/kpp.yaml: services[11] (DJP-SKF): agency: "
+        "services/kpp.yaml: services[11] (DJP-SKF): agency_code: "
         "service code 'DJP-SKF' must start with its agency code 'KPP-'"
     )
 
@@ -224,8 +232,8 @@ def test_schedule_over_capacity_is_refused(data: Path) -> None:
 def test_schedule_at_an_unknown_site_or_outside_hours_is_refused(data: Path) -> None:
     edit(
         data / "sites.yaml",
-        "  - agency: BNNK\n    site: mpp-tenggarong",
-        "  - agency: BNNK\n    site: atlantis",
+        "  - agency_code: BNNK\n    site: mpp-tenggarong",
+        "  - agency_code: BNNK\n    site: atlantis",
     )
     edit(
         data / "sites.yaml", '    days: [wed]\n    opens: "09:00"', '    days: [wed, sat]\n    opens: "09:00"'
@@ -291,11 +299,11 @@ sites:
     )
     (tmp_path / "services" / "a.yaml").write_text(
         """defaults:
-  agency: DUKCAPIL
+  agency_code: DUKCAPIL
   category: non_perizinan
   channel: assisted
   procedure: [Serahkan berkas]
-  completion: {working_days: 1, clock_starts: site}
+  completion: {completion_days: 1, clock_starts: site}
   fee: {amount: 0, free: true, legal_basis: UU 24/2013 Pasal 79A}
   complaint: [{kind: desk, value: Loket}]
   effective_date: 2026-02-01
@@ -311,5 +319,5 @@ services:
     )
     cat = load_catalogue(tmp_path)
     assert [s.name for s in cat.services] == ["Penerbitan Kartu Keluarga", "Penerbitan Akta Kelahiran"]
-    assert [r.name for r in cat.service("DUKCAPIL-KK").requirements] == ["KTP-el", "Formulir F-1.01"]
+    assert [r.name for r in service_of(cat, "DUKCAPIL-KK").requirements] == ["KTP-el", "Formulir F-1.01"]
     assert len(cat.services_at("desa-satu")) == 2

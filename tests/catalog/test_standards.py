@@ -23,13 +23,13 @@ from catalog.standards import (
 def service(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "code": "DINAS-SURAT-A",
-        "agency": "DINAS",
+        "agency_code": "DINAS",
         "name": "Surat A",
         "category": "non_perizinan",
         "channel": "local",
         "requirements": [{"name": "KTP-el", "form": "copy"}],
         "procedure": ["Serahkan berkas", "Terima surat"],
-        "completion": {"working_days": 1, "clock_starts": "site"},
+        "completion": {"completion_days": 1, "clock_starts": "site"},
         "fee": {"amount": 0, "free": True, "legal_basis": "Perda 1/2020"},
         "product": "Surat A",
         "complaint": [{"kind": "desk", "value": "Meja pengaduan"}],
@@ -57,7 +57,7 @@ def site(slug: str, kind: str = "mini", **overrides: Any) -> dict[str, Any]:
 
 def schedule(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "agency": "DINAS",
+        "agency_code": "DINAS",
         "site": "pusat",
         "days": ["mon", "wed"],
         "opens": "08:00",
@@ -110,33 +110,33 @@ def test_requirement_form_must_be_original_copy_or_digital() -> None:
 
 
 def test_central_only_needs_a_reason_and_a_central_clock() -> None:
-    with pytest.raises(ValidationError, match="need a central_reason"):
+    with pytest.raises(ValidationError, match="need a central_only_reason"):
         ServiceType.model_validate(
-            service(channel="central_only", completion={"working_days": 1, "clock_starts": "central"})
+            service(channel="central_only", completion={"completion_days": 1, "clock_starts": "central"})
         )
     with pytest.raises(ValidationError, match="clock_starts: central"):
-        ServiceType.model_validate(service(channel="central_only", central_reason="biometrics"))
+        ServiceType.model_validate(service(channel="central_only", central_only_reason="biometrics"))
     with pytest.raises(ValidationError, match="Input should be 'biometrics'"):
         ServiceType.model_validate(
             service(
                 channel="central_only",
-                central_reason="weather",
-                completion={"working_days": 1, "clock_starts": "central"},
+                central_only_reason="weather",
+                completion={"completion_days": 1, "clock_starts": "central"},
             )
         )
     ok = ServiceType.model_validate(
         service(
             channel="central_only",
-            central_reason="court",
-            completion={"working_days": 0, "clock_starts": "central"},
+            central_only_reason="court",
+            completion={"completion_days": 0, "clock_starts": "central"},
         )
     )
-    assert ok.central_reason == "court"
+    assert ok.central_only_reason == "court"
 
 
 def test_a_reason_without_central_only_is_rejected() -> None:
     with pytest.raises(ValidationError, match="only allowed with channel central_only"):
-        ServiceType.model_validate(service(central_reason="biometrics"))
+        ServiceType.model_validate(service(central_only_reason="biometrics"))
 
 
 @pytest.mark.parametrize("code", ["dinas-surat", "DINAS", "DINAS--X", "DINAS-SURAT_A", "DINAS-" + "X" * 50])
@@ -149,13 +149,13 @@ def test_service_codes_are_checked(code: str) -> None:
 def test_service_code_must_start_with_its_agency() -> None:
     with pytest.raises(ValidationError, match="must start with its agency code") as exc:
         ServiceType.model_validate(service(code="LAIN-SURAT-A"))
-    assert locs(exc) == {"agency"}
+    assert locs(exc) == {"agency_code"}
 
 
 def test_channel_rule_errors_carry_the_field_path() -> None:
     with pytest.raises(ValidationError) as exc:
         ServiceType.model_validate(service(channel="central_only"))
-    assert locs(exc) == {"central_reason", "completion"}
+    assert locs(exc) == {"central_only_reason", "completion"}
 
 
 def test_unknown_fields_and_missing_components_are_rejected() -> None:
@@ -226,8 +226,10 @@ def test_catalogue_cross_references() -> None:
         ValidationError, match=r"services\[1\] \(DINAS-SURAT-A\): code: duplicate of services\[0\]"
     ):
         build([service(), service()])
-    with pytest.raises(ValidationError, match=r"services\[0\] \(LAIN-X\): agency: unknown agency 'LAIN'"):
-        build([service(code="LAIN-X", agency="LAIN")])
+    with pytest.raises(
+        ValidationError, match=r"services\[0\] \(LAIN-X\): agency_code: unknown agency 'LAIN'"
+    ):
+        build([service(code="LAIN-X", agency_code="LAIN")])
     with pytest.raises(
         ValidationError, match=r"schedules\[0\] \(DINAS@nowhere\): site: unknown site 'nowhere'"
     ):
@@ -245,8 +247,8 @@ def test_catalogue_cross_references() -> None:
             [
                 service(
                     channel="central_only",
-                    central_reason="biometrics",
-                    completion={"working_days": 1, "clock_starts": "central"},
+                    central_only_reason="biometrics",
+                    completion={"completion_days": 1, "clock_starts": "central"},
                     availability={"sites": ["desa-a"]},
                 )
             ]
@@ -255,11 +257,11 @@ def test_catalogue_cross_references() -> None:
 
 def test_cross_check_returns_every_issue() -> None:
     svc = ServiceType.model_validate(
-        service(code="LAIN-X", agency="LAIN", availability={"exclude_sites": ["nope"]})
+        service(code="LAIN-X", agency_code="LAIN", availability={"exclude_sites": ["nope"]})
     )
     issues = cross_check([AGENCY], [svc], [], [])
     assert {(i.collection, i.field) for i in issues} == {
-        ("services", "agency"),
+        ("services", "agency_code"),
         ("services", "availability.exclude_sites"),
         ("sites", "kind"),
     }
@@ -268,8 +270,8 @@ def test_cross_check_returns_every_issue() -> None:
 def test_services_at_follows_channel_and_availability() -> None:
     central = {
         "channel": "central_only",
-        "central_reason": "biometrics",
-        "completion": {"working_days": 1, "clock_starts": "central"},
+        "central_only_reason": "biometrics",
+        "completion": {"completion_days": 1, "clock_starts": "central"},
     }
     cat = build(
         [
@@ -285,8 +287,9 @@ def test_services_at_follows_channel_and_availability() -> None:
     assert codes["pusat"] == {"DINAS-LOKAL", "DINAS-PUSAT", "DINAS-BUKAN-B"}
     assert codes["desa-a"] == {"DINAS-LOKAL", "DINAS-MINI", "DINAS-HANYA-A", "DINAS-BUKAN-B"}
     assert codes["desa-b"] == {"DINAS-LOKAL", "DINAS-MINI"}
-    assert cat.sites_offering("DINAS-KANTOR") == []
-    assert [s.slug for s in cat.sites_offering("DINAS-PUSAT")] == ["pusat"]
+    by_code = {s.code: s for s in cat.services}
+    assert cat.sites_offering(by_code["DINAS-KANTOR"]) == []
+    assert [s.slug for s in cat.sites_offering(by_code["DINAS-PUSAT"])] == ["pusat"]
     with pytest.raises(KeyError):
         cat.services_at("atlantis")
 

@@ -1,13 +1,13 @@
 """Notify on the real database, with the sandbox provider and notify's HTTP app wired together in-process.
 
-``stack`` gives a migrated notify database (its own, per test), notify's HTTP app (webhooks and ops API), the
-sandbox SMS provider whose delivery reports go to that app, adapters pointed at the sandbox, and helpers to
-create messages and read them back.
+``stack`` gives a migrated notify database (its own, per test), notify's real app (``create_app(settings)``;
+its runtime is not started, so no broker and no dispatcher of its own: tests drive dispatchers themselves and
+the app is given the test database's pool), the sandbox SMS provider whose delivery reports go to that app,
+adapters pointed at the sandbox, and helpers to create messages and read them back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,19 +18,22 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import pytest
+from aiolimiter import AsyncLimiter
 from fastapi import FastAPI
 
 import notify
 from mpp_devstack.sms_sandbox import create_app as create_sandbox
 from mpp_kit.db import create_pool, migrate
-from mpp_kit.http import create_app
+from mpp_kit.sealing import new_key
 from notify import messages
-from notify.api import add_ops_api, add_twilio_webhook, add_webhook
+from notify.app import create_app
+from notify.context import NotifyContext
 from notify.dispatch import Dispatcher, Housekeeping, RetryPolicy
 from notify.providers import TwilioProvider, ZenzivaProvider
 from notify.providers.base import SmsProvider
-from notify.providers.selection import HealthPolicy, ProviderSelector, RateLimiter
+from notify.providers.selection import HealthPolicy, ProviderSelector
 from notify.quiet_hours import QuietHours
+from notify.settings import NotifySettings
 
 MIGRATIONS = Path(notify.__file__).parent / "migrations"
 REPORT_TOKEN = "report-token"
@@ -54,13 +57,7 @@ def number(suffix: str) -> str:
     return f"+628125555{suffix}"
 
 
-@contextlib.asynccontextmanager
-async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
-async def _ready() -> dict[str, bool]:
-    return {"test": True}
+CONTACT_KEY = new_key()
 
 
 @dataclass
@@ -71,6 +68,7 @@ class Stack:
     CALLBACK = CALLBACK
 
     pool: asyncpg.Pool
+    settings: NotifySettings
     app: FastAPI  # notify's HTTP app
     client: httpx.AsyncClient  # to notify's app
     sandbox_app: FastAPI
@@ -81,6 +79,14 @@ class Stack:
     @property
     def state(self) -> Any:
         return self.sandbox_app.state.sandbox
+
+    @property
+    def context(self) -> NotifyContext:
+        return notify_context(self.app)
+
+    def notify_app(self, **settings: Any) -> FastAPI:
+        """Another notify app on the same database, with some settings changed."""
+        return notify_app(self.pool, self.settings.model_copy(update=settings))
 
     def twilio(self, **overrides: Any) -> TwilioProvider:
         settings: dict[str, Any] = {
@@ -113,11 +119,11 @@ class Stack:
         retry: RetryPolicy | None = None,
         quiet: QuietHours | None = None,
         housekeeping: Housekeeping | None = None,
-        rates: dict[str, RateLimiter] | None = None,
+        rates: dict[str, AsyncLimiter | None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> Dispatcher:
         chosen = providers or (self.twilio(),)
-        entries = [(p, 100 - 10 * i, (rates or {}).get(p.name, RateLimiter(0))) for i, p in enumerate(chosen)]
+        entries = [(p, 100 - 10 * i, (rates or {}).get(p.name)) for i, p in enumerate(chosen)]
         selector = (
             ProviderSelector(entries, policy, clock=clock) if clock else ProviderSelector(entries, policy)
         )
@@ -184,12 +190,31 @@ class Stack:
         return list((await self.sandbox.get("/_sandbox/messages", params=params)).json())
 
 
-def notify_app(pool: asyncpg.Pool, *, public_url: str | None = CALLBACK) -> FastAPI:
-    app = create_app("notify (test)", lifespan=_no_lifespan, readiness=_ready)
-    add_webhook(app, lambda: pool, lambda: REPORT_TOKEN)
-    add_twilio_webhook(app, lambda: pool, lambda: TWILIO_TOKEN, lambda: public_url)
-    add_ops_api(app, lambda: pool, lambda: OPS_TOKEN)
+def notify_settings(database: str) -> NotifySettings:
+    return NotifySettings(
+        database_url=database,
+        contact_sealing_key=CONTACT_KEY,
+        delivery_report_token=REPORT_TOKEN,
+        notify_ops_token=OPS_TOKEN,
+        sms_providers="twilio",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=TWILIO_TOKEN,
+        twilio_base_url="http://sandbox",
+        twilio_from="MPPKUKAR",
+        sms_status_callback_url=CALLBACK,
+    )
+
+
+def notify_app(pool: asyncpg.Pool, settings: NotifySettings) -> FastAPI:
+    """Notify's real app, its runtime not started: the routes get the test database's pool."""
+    app = create_app(settings)
+    notify_context(app).pool = pool
     return app
+
+
+def notify_context(app: FastAPI) -> NotifyContext:
+    context: NotifyContext = app.state.context
+    return context
 
 
 @pytest.fixture
@@ -201,8 +226,9 @@ async def notify_db(database: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def stack(notify_db: asyncpg.Pool) -> AsyncIterator[Stack]:
-    app = notify_app(notify_db)
+async def stack(notify_db: asyncpg.Pool, database: str) -> AsyncIterator[Stack]:
+    settings = notify_settings(database)
+    app = notify_app(notify_db, settings)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify")
     webhook_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
     sandbox_app = create_sandbox(
@@ -215,7 +241,7 @@ async def stack(notify_db: asyncpg.Pool) -> AsyncIterator[Stack]:
     )
     sandbox = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app), base_url="http://sandbox")
     try:
-        yield Stack(notify_db, app, client, sandbox_app, sandbox)
+        yield Stack(notify_db, settings, app, client, sandbox_app, sandbox)
     finally:
         await sandbox_app.state.sandbox.aclose()
         for c in (sandbox, webhook_client, client):

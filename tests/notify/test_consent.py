@@ -3,6 +3,7 @@ in the contracts and the intake request."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -12,11 +13,11 @@ import pytest
 from intake.schemas import ApplicationRequest
 from mpp_contracts.intake import ApplicationSubmitted
 from mpp_contracts.routing import ApplicationRouted
-from mpp_kit.sealing import new_key, seal
-from notify.handlers import Context, create_sms, sms_for_routing
+from mpp_kit.sealing import seal
+from notify.context import NotifyContext
+from notify.handlers import on_routing_decision
 from notify.quiet_hours import QuietHours
-
-KEY = new_key()
+from tests.notify.conftest import CONTACT_KEY as KEY
 
 
 def routed(phone: str = "+6281255550001", **changes: Any) -> ApplicationRouted:
@@ -35,9 +36,14 @@ def routed(phone: str = "+6281255550001", **changes: Any) -> ApplicationRouted:
     return ApplicationRouted(**{**values, **changes})
 
 
-async def handle(stack: Any, event: ApplicationRouted, ctx: Context | None = None) -> Any:
+async def handle(stack: Any, event: ApplicationRouted, ctx: NotifyContext | None = None) -> Any:
+    """Run notify's handler for ``event`` (as its consumer would) and return the id of the SMS it stored."""
     async with stack.pool.acquire() as conn, conn.transaction():
-        return await create_sms(conn, event, sms_for_routing(event), ctx or Context(lambda: KEY))
+        await on_routing_decision(conn, event, ctx or stack.context)
+        found: Any = await conn.fetchval(
+            "SELECT id FROM sms_message WHERE event_id = $1 ORDER BY created_at DESC LIMIT 1", event.event_id
+        )
+        return found
 
 
 async def test_declined_sms_is_recorded_as_declined_and_never_sent(stack: Any) -> None:
@@ -56,16 +62,19 @@ async def test_declined_sms_is_recorded_as_declined_and_never_sent(stack: Any) -
         headers={"Authorization": f"Bearer {stack.REPORT_TOKEN}"},
     )
     assert await stack.status(message_id) == "declined"
-    assert await handle(stack, event) is None  # replayed: still one row
+    assert await handle(stack, event) == message_id  # replayed: still one row
+    assert await stack.pool.fetchval("SELECT count(*) FROM sms_message") == 1
 
 
-async def test_consenting_applicant_gets_one_sms_per_event_and_template(stack: Any) -> None:
+async def test_consenting_applicant_gets_one_sms_per_event_and_template(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = routed()
-    woken = []
-    ctx = Context(lambda: KEY, wake=lambda: woken.append(1))
-    message_id = await handle(stack, event, ctx)
+    woken: list[int] = []
+    monkeypatch.setattr(stack.context, "wake", lambda: woken.append(1))
+    message_id = await handle(stack, event)
     assert await stack.status(message_id) == "created" and woken == [1]
-    assert await handle(stack, event, ctx) is None  # the same event again (a replay past the inbox)
+    assert await handle(stack, event) == message_id  # the same event again (a replay past the inbox)
     assert await stack.pool.fetchval("SELECT count(*) FROM sms_message") == 1
 
 
@@ -76,7 +85,7 @@ async def test_quiet_hours_defer_the_first_send(stack: Any) -> None:
         (now + timedelta(hours=1)).time().replace(second=0, microsecond=0),
     )
     quiet = QuietHours.of(window)
-    message_id = await handle(stack, routed(), Context(lambda: KEY, quiet=quiet))
+    message_id = await handle(stack, routed(), replace(stack.context, quiet=quiet))
     row = await stack.row(message_id)
     assert row["status"] == "created" and row["next_attempt_at"] == quiet.quiet_until(datetime.now(UTC))
 

@@ -13,7 +13,7 @@ import pytest
 
 from notify.dispatch import RetryPolicy
 from notify.providers.base import SendResult
-from notify.providers.selection import HealthPolicy, RateLimiter
+from notify.providers.selection import HealthPolicy, send_limiter
 from notify.quiet_hours import QuietHours
 
 
@@ -244,7 +244,7 @@ async def test_a_bad_number_does_not_count_against_the_provider(stack: Any) -> N
 async def test_rate_limit_spaces_the_sends(stack: Any) -> None:
     for _ in range(4):
         await stack.new_message(stack.number("0001"))
-    dispatcher = stack.dispatcher(rates={"twilio": RateLimiter(10, burst=1)})
+    dispatcher = stack.dispatcher(rates={"twilio": send_limiter(10, burst=1)})
     started = time.monotonic()
     assert await dispatcher.dispatch_once() == 4
     assert time.monotonic() - started >= 0.28

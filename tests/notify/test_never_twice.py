@@ -1,8 +1,9 @@
 """Never twice: one SMS per (event, template), with notify as a real process on the real broker and database.
 
-- notify dies right after the provider took the SMS and before the answer is recorded (the test-only crash
-  hook NOTIFY_CRASH_AFTER_PROVIDER_CALL, and a SIGKILL while the sandbox's slow number 0005 holds the
-  request): after a restart the message is not sent again; it stays `sending` until a report or the sweep;
+- notify dies right after the provider took the SMS and before the answer is recorded (notify started through
+  the test-only launcher ``crashing_notify``, whose providers exit the process as soon as a send returns, and
+  a SIGKILL while the sandbox's slow number 0005 holds the request): after a restart the message is not sent
+  again; it stays `sending` until a report or the sweep;
 - the topic is replayed, by re-publishing the same events and by resetting notify's consumer-group offsets
   to the beginning: no new SMS.
 
@@ -15,6 +16,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -28,7 +30,7 @@ from mpp_contracts.routing import ApplicationRouted
 from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION
 from mpp_devstack.platform import Platform
 from mpp_kit.sealing import seal
-from notify.dispatch import CRASH_EXIT_CODE
+from tests.notify.crashing_notify import CRASH_EXIT_CODE
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +94,19 @@ async def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -
     raise AssertionError(f"timed out waiting for {what}")
 
 
+REPOSITORY = Path(__file__).parents[2]
+
+
+def restart_notify_from(platform: Platform, factory: str) -> None:
+    """Restart notify from another ASGI factory (a test launcher); any later restart uses its own again."""
+    own = platform.processes["notify"].module
+    platform.processes["notify"].module = factory
+    try:
+        platform.restart("notify", {"PYTHONPATH": str(REPOSITORY)})
+    finally:
+        platform.processes["notify"].module = own
+
+
 def exited(platform: Platform, name: str) -> Callable[[], Any]:
     async def check() -> int | None:
         return platform.processes[name].proc.poll()
@@ -109,7 +124,7 @@ async def test_crash_between_the_provider_call_and_its_record_sends_once(
         return not await sql(platform, "SELECT 1 FROM sms_message WHERE status = 'created'")
 
     await wait_for(nothing_else_to_send, "earlier messages to be sent", timeout=60)
-    platform.restart("notify", {"NOTIFY_CRASH_AFTER_PROVIDER_CALL": "1"})
+    restart_notify_from(platform, "tests.notify.crashing_notify:create_app")
     try:
         await publish(platform, event)
         assert await wait_for(exited(platform, "notify"), "notify to crash after the provider call") == (

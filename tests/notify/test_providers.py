@@ -9,18 +9,17 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any, get_args
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
 
+from mpp_contracts.notify import SmsStatus
 from mpp_devstack.sms_sandbox import create_app
 from notify.providers import SendResult, SmsProvider, TemporaryProviderError, TwilioProvider, ZenzivaProvider
 from notify.providers.base import redact
 from notify.providers.mapping import (
-    FINAL_STATUSES,
-    SmsStatus,
     map_report_status,
     map_twilio_error,
     map_twilio_status,
@@ -108,12 +107,6 @@ def twilio_error(code: int, status: int, message: str = "error") -> dict[str, An
 
 
 # ------------------------------------------------------------------ contract
-
-
-def test_statuses_match_the_event_contract() -> None:
-    from mpp_contracts.notify import SmsStatus as ContractStatus
-
-    assert set(get_args(SmsStatus)) == set(get_args(ContractStatus))
 
 
 def test_adapters_satisfy_the_protocol() -> None:
@@ -527,11 +520,6 @@ def test_zenziva_error_table(text: str, expected: tuple[str, SmsStatus]) -> None
 )
 def test_report_status_table(status: str, ours: SmsStatus) -> None:
     assert map_report_status(status) == ours
-
-
-def test_final_statuses() -> None:
-    assert {"delivered", "permanent_failure", "temporary_failure", "technical_failure"} == FINAL_STATUSES
-    assert set(FINAL_STATUSES) < set(get_args(SmsStatus))
 
 
 def test_redact_hides_numbers_and_bounds_length() -> None:

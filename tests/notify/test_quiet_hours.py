@@ -9,7 +9,7 @@ import pytest
 from notify.quiet_hours import QuietHours
 from notify.settings import parse_quiet_hours
 
-NIGHT = QuietHours.of(parse_quiet_hours("21:00-07:00"), "Asia/Makassar", urgent={"pengingat_jadwal"})
+NIGHT = QuietHours.of(parse_quiet_hours("21:00-07:00"), "Asia/Makassar", urgent={"diteruskan_ke_pusat"})
 
 
 def wita(hour: int, minute: int = 0, day: int = 7) -> datetime:
@@ -30,7 +30,7 @@ def wita(hour: int, minute: int = 0, day: int = 7) -> datetime:
 )
 def test_overnight_window(now: datetime, until: datetime | None) -> None:
     assert NIGHT.quiet_until(now) == until
-    assert NIGHT.holds("permohonan_diterima", now) == (until is not None)
+    assert (NIGHT.not_before("permohonan_diterima", now) != now) == (until is not None)
 
 
 def test_result_is_utc_and_input_zone_does_not_matter() -> None:
@@ -48,11 +48,11 @@ def test_daytime_window() -> None:
 
 
 def test_urgent_templates_and_off() -> None:
-    assert NIGHT.not_before("pengingat_jadwal", wita(23)) == wita(23)
+    assert NIGHT.not_before("diteruskan_ke_pusat", wita(23)) == wita(23)
     assert NIGHT.not_before("permohonan_diterima", wita(23)) == wita(7, day=8)
     assert NIGHT.not_before("permohonan_diterima", wita(10)) == wita(10)
     off = QuietHours.off()
-    assert not off.enabled and off.quiet_until(wita(23)) is None and not off.holds("x", wita(23))
+    assert not off.enabled and off.quiet_until(wita(23)) is None and off.not_before("x", wita(23)) == wita(23)
 
 
 @pytest.mark.parametrize("bad", ["21-07", "25:00-07:00", "21:00-21:00", "21:60-07:00", "tonight"])

@@ -38,9 +38,7 @@ EXPECTED_NAMES = {
     "permohonan_diterima",
     "diteruskan_ke_pusat",
     "siap_diambil",
-    "perlu_perbaikan",
     "ditolak",
-    "pengingat_jadwal",
     "layanan_tidak_tersedia",
     "kuota_penuh",
 }
@@ -168,9 +166,7 @@ def test_no_sixteen_digit_run_can_be_assembled_from_adjacent_values() -> None:
 
 
 def test_values_are_sanitised_to_gsm7_and_one_line() -> None:
-    sms = render(
-        "perlu_perbaikan", {**LONG_VALUES, "alasan": "foto \u201cKK\u201d\nburam \u2013 ulangi\u2026"}
-    )
+    sms = render("ditolak", {**LONG_VALUES, "alasan": "foto \u201cKK\u201d\nburam \u2013 ulangi\u2026"})
     assert 'foto "KK" buram - ulangi...' in sms.body
     assert sms.encoding == "GSM-7"
     assert "\n" not in sms.body

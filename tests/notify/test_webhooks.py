@@ -9,9 +9,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from notify.api import add_twilio_webhook
 from notify.providers.base import SendResult
 from notify.providers.twilio import signature, valid_signature, with_reference
 
@@ -251,8 +249,7 @@ async def test_twilio_signature_is_checked_against_the_public_url_behind_a_proxy
     """Twilio signs the public https URL it called; the request reaches us as plain http through a proxy."""
     message_id = await sent_message(stack)
     public = "https://notify.example.id/delivery-reports/twilio?site=all"
-    proxied = FastAPI()
-    add_twilio_webhook(proxied, lambda: stack.pool, lambda: stack.TWILIO_TOKEN, lambda: public)
+    proxied = stack.notify_app(sms_status_callback_url=public)
     url = with_reference(public, str(message_id))
     sig = signature(stack.TWILIO_TOKEN, url, TWILIO_FORM.items())
     transport = httpx.ASGITransport(app=proxied)
@@ -264,3 +261,68 @@ async def test_twilio_signature_is_checked_against_the_public_url_behind_a_proxy
         )
     assert answer.status_code == 200
     assert await stack.status(message_id) == "delivered"
+
+
+# ------------------------------------------------------------------ bad input: 4xx in the error format, never 500
+
+
+@pytest.mark.parametrize("field", ["reference", "provider_message_id", "status", "error_code"])
+async def test_nul_in_a_delivery_report_field_is_422_naming_it(stack: Any, field: str) -> None:
+    report = {"reference": str(uuid4()), "status": "delivered", field: "SM\x001"}
+    answer = await post_reports(stack, report)
+    assert answer.status_code == 422
+    assert [f["field"] for f in answer.json()["error"]["fields"]] == [f"reports[0].{field}"]
+
+
+async def test_nul_in_the_twilio_form_is_422_naming_the_field(stack: Any) -> None:
+    message_id = await sent_message(stack)
+    path, body, sig = twilio_callback(stack, message_id, **{**TWILIO_FORM, "ErrorCode": "300\x0003"})
+    answer = await post_twilio(stack, path, body, sig)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["fields"][0]["field"] == "ErrorCode"
+    assert await stack.status(message_id) == "sending"
+
+
+async def test_credentials_are_checked_before_the_body_and_non_ascii_ones_are_401(stack: Any) -> None:
+    not_a_batch = {"reports": "nope"}
+    anonymous = await stack.client.post("/delivery-reports", json=not_a_batch)
+    assert anonymous.status_code == 401  # not 422: nothing about the body is told to an unknown caller
+    for token in ("t\u00e9st", "\u201ctoken\u201d"):
+        answer = await stack.client.post(
+            "/delivery-reports",
+            json=not_a_batch,
+            headers={"Authorization": f"Bearer {token}".encode()},
+        )
+        assert answer.status_code == 401, token
+    ops = await stack.client.get("/messages", headers={"Authorization": "Bearer \u00e9".encode()})
+    assert ops.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/delivery-reports/twilio", "/delivery-reports"])
+async def test_a_streamed_body_over_the_limit_is_413(stack: Any, path: str) -> None:
+    limit = stack.settings.http_max_body_bytes
+
+    async def chunks() -> Any:  # no Content-Length: the size is only known while reading
+        for _ in range(limit // 1024 + 2):
+            yield b"x" * 1024
+
+    answer = await stack.client.post(
+        path,
+        content=chunks(),
+        headers={"Authorization": f"Bearer {stack.REPORT_TOKEN}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "body_too_large"
+
+
+def test_every_status_a_route_answers_is_documented(stack: Any) -> None:
+    paths = stack.app.openapi()["paths"]
+    documented = {
+        (path, method): set(operation["responses"])
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    assert {"200", "400", "401", "413", "422"} <= documented[("/delivery-reports", "post")]
+    assert {"200", "403", "413", "422"} <= documented[("/delivery-reports/twilio", "post")]
+    assert {"200", "401", "404", "422"} <= documented[("/messages/{message_id}", "get")]
+    assert {"200", "401", "422"} <= documented[("/messages", "get")]

@@ -3,37 +3,85 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from catalog import service as operations
-from catalog.service import Snapshot
-from catalog.settings import CatalogSettings
-from catalog.standards import ServiceType, Site
-from mpp_kit.errors import ApiError, ErrorResponse, FieldProblem
-from mpp_kit.runtime import ServiceRuntime
+from catalog import operations, repository
+from catalog.context import CatalogContext, Role
+from catalog.standards import (
+    SERVICE_CODE_MAX,
+    SLUG_RE,
+    Agency,
+    AgencySchedule,
+    Catalogue,
+    ServiceType,
+    Site,
+)
+from mpp_contracts.catalog import CentralOnlyReason, Channel
+from mpp_kit.auth import bearer
+from mpp_kit.errors import error_responses, forbidden, not_found
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422)
+public = APIRouter(tags=["public"])
+admin = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def context(request: Request) -> CatalogContext:
+    return cast(CatalogContext, request.app.state.context)
+
+
+Ctx = Annotated[CatalogContext, Depends(context)]
+
+authenticated = bearer(
+    lambda request: context(request).roles(),
+    scheme_name="catalogToken",
+    description="CATALOG_ADMIN_TOKEN to change the catalogue; CATALOG_OPS_TOKEN may read only",
+)
+
+
+def admin_role(role: Annotated[Role, Depends(authenticated)]) -> None:
+    if role != "admin":
+        raise forbidden("this credential may read but not change the catalogue")
+
+
+# Codes are matched case-insensitively (stored upper case), so the documented patterns accept both cases.
+SERVICE_CODE_ANY_CASE = r"^[A-Za-z][A-Za-z0-9]{1,19}(-[A-Za-z0-9]+)+$"
+ServiceCodePath = Annotated[
+    str,
+    Path(
+        pattern=SERVICE_CODE_ANY_CASE,
+        max_length=SERVICE_CODE_MAX,
+        description="service code, e.g. DUKCAPIL-AKTA-LAHIR (case-insensitive)",
+    ),
+]
+SlugPath = Annotated[str, Path(pattern=SLUG_RE.pattern, description="site slug, e.g. loa-kulu")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        pattern=r'^\s*(W/)?"?[0-9]{1,9}"?\s*$',
+        description='the version you edited, as the ETag you received: "3"',
+    ),
+]
+ETAG_RESPONSES: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: If-None-Match holds the current ETag"}
 }
+ADMIN_ERRORS = (400, 401, 403, 413, 422)
 
 
 class ServiceSummary(BaseModel):
     code: str
     name: str
-    agency: str
-    channel: str
-    central_reason: str | None
-    working_days: int
+    agency_code: str
+    channel: Channel
+    central_only_reason: CentralOnlyReason | None
+    completion_days: int
     fee: int
     free: bool
-    sites: int
-    score: float | None = None
+    sites: int = Field(description="how many sites offer it")
+    score: float | None = Field(default=None, description="search relevance (about 0..1); with q only")
 
 
 class Page(BaseModel):
@@ -43,168 +91,189 @@ class Page(BaseModel):
     offset: int
 
 
-def _summary(snapshot: Snapshot, svc: ServiceType, score: float | None = None) -> ServiceSummary:
-    sites = sum(1 for site in snapshot.catalogue.sites if snapshot.catalogue.offered_at(svc, site))
+class ServiceDetail(ServiceType):
+    sites: list[str] = Field(description="slugs of the sites offering it")
+
+
+class SiteDetail(Site):
+    version: int
+    schedules: list[AgencySchedule]
+
+
+class SiteVersioned(Site):
+    version: int
+
+
+def _summary(catalogue: Catalogue, service: ServiceType, score: float | None) -> ServiceSummary:
     return ServiceSummary(
-        code=svc.code,
-        name=svc.name,
-        agency=svc.agency,
-        channel=svc.channel,
-        central_reason=svc.central_reason,
-        working_days=svc.completion.working_days,
-        fee=svc.fee.amount,
-        free=svc.fee.free,
-        sites=sites,
+        code=service.code,
+        name=service.name,
+        agency_code=service.agency_code,
+        channel=service.channel,
+        central_only_reason=service.central_only_reason,
+        completion_days=service.completion.completion_days,
+        fee=service.fee.amount,
+        free=service.fee.free,
+        sites=len(catalogue.sites_offering(service)),
         score=score,
     )
 
 
-def cached(request: Request, payload: Any) -> Response:
+def cached(request: Request, payload: Any, headers: dict[str, str] | None = None) -> Response:
     """JSON with a strong ETag; 304 when the client already holds this representation."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60", **(headers or {})}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
 
 def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ApiError(
-            422,
-            "validation_failed",
-            "If-Match must be the version number",
-            [FieldProblem(field="If-Match", reason='expected a version like "3"')],
-        )
-    return int(value)
+    """The version an If-Match names (its pattern is checked by the Header declaration)."""
+    return None if if_match is None else int(if_match.strip().removeprefix("W/").strip('"'))
 
 
-def add_routes(app: FastAPI, runtime: ServiceRuntime, settings: CatalogSettings, snapshot: Snapshot) -> None:
-    def admin(authorization: str | None) -> None:
-        token = (authorization or "").removeprefix("Bearer ").strip()
-        admin_token = settings.catalog_admin_token.get_secret_value()
-        ops_token = settings.catalog_ops_token.get_secret_value()
-        if token and admin_token and hmac.compare_digest(token, admin_token):
-            return
-        if token and ops_token and hmac.compare_digest(token, ops_token):
-            raise ApiError(403, "forbidden", "this credential may read but not change the catalogue")
-        raise ApiError(401, "unauthorized", "an admin bearer token is required")
+# --- public reads --------------------------------------------------------------------------------------------
 
-    @app.get("/services", tags=["public"], response_model=Page)
-    async def list_services(
-        request: Request,
-        q: Annotated[str | None, Query(max_length=100, description="search words, e.g. 'akta lahir'")] = None,
-        site: Annotated[str | None, Query(max_length=63)] = None,
-        agency: Annotated[str | None, Query(max_length=40)] = None,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-    ) -> Response:
-        """Services, optionally searched (ranked) and filtered by site and agency; paginated."""
-        catalogue = snapshot.catalogue
-        if site is not None and not any(s.slug == site for s in catalogue.sites):
-            raise ApiError(404, "not_found", "no such site", [FieldProblem(field="site", reason="unknown")])
-        ranked: list[tuple[ServiceType, float | None]]
-        if q and q.strip():
-            ranked = [(svc, round(score, 3)) for svc, score in snapshot.index.search(q, limit=1000, offset=0)]
-        else:
-            ranked = [(svc, None) for svc in catalogue.services]
-        if site is not None:
-            where = catalogue.site(site)
-            ranked = [(svc, s) for svc, s in ranked if catalogue.offered_at(svc, where)]
-        if agency is not None:
-            ranked = [(svc, s) for svc, s in ranked if svc.agency == agency.upper()]
-        page = [_summary(snapshot, svc, score) for svc, score in ranked[offset : offset + limit]]
-        return cached(request, Page(items=page, total=len(ranked), limit=limit, offset=offset).model_dump())
 
-    @app.get("/services/{code}", tags=["public"], responses=ERRORS)
-    async def get_service(request: Request, code: str) -> Response:
-        """The whole standar pelayanan of one service, with the sites offering it."""
-        async with runtime.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT body, sites, version FROM service_type WHERE code = $1 AND retired_at IS NULL",
-                code.upper(),
-            )
-        if row is None:
-            raise ApiError(
-                404, "not_found", "no such service", [FieldProblem(field="code", reason="unknown")]
-            )
-        response = cached(request, {**json.loads(row["body"]), "sites": list(row["sites"])})
-        response.headers["X-Version"] = str(row["version"])
-        return response
-
-    @app.get("/sites", tags=["public"])
-    async def list_sites(request: Request) -> Response:
-        return cached(request, [s.model_dump(mode="json") for s in snapshot.catalogue.sites])
-
-    @app.get("/sites/{slug}", tags=["public"], responses=ERRORS)
-    async def get_site(request: Request, slug: str) -> Response:
+@public.get("/services", response_model=Page, responses={**ETAG_RESPONSES, **error_responses(404, 422)})
+async def list_services(
+    request: Request,
+    ctx: Ctx,
+    q: Annotated[str | None, Query(max_length=100, description="search words, e.g. 'akta lahir'")] = None,
+    site: Annotated[
+        str | None, Query(max_length=63, description="only services offered at this site")
+    ] = None,
+    agency_code: Annotated[
+        str | None,
+        Query(max_length=40, description="only this agency's services (case-insensitive), e.g. DUKCAPIL"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> Response:
+    """Services, optionally searched (ranked) and filtered by site and agency; paginated. An unknown site is
+    404."""
+    catalogue = ctx.snapshot.catalogue
+    ranked: list[tuple[ServiceType, float | None]]
+    if q and q.strip():
+        ranked = [(svc, round(score, 3)) for svc, score in ctx.snapshot.index.search(q, limit=1000)]
+    else:
+        ranked = [(svc, None) for svc in catalogue.services]
+    if site is not None:
         try:
-            site = snapshot.catalogue.site(slug)
+            offered = {svc.code for svc in catalogue.services_at(site)}
         except KeyError:
-            raise ApiError(
-                404, "not_found", "no such site", [FieldProblem(field="slug", reason="unknown")]
-            ) from None
-        schedules = [s.model_dump(mode="json") for s in snapshot.catalogue.schedules if s.site == slug]
-        async with runtime.pool.acquire() as conn:
-            version = await conn.fetchval("SELECT version FROM site WHERE slug = $1", slug)
-        return cached(request, {**site.model_dump(mode="json"), "version": version, "schedules": schedules})
+            raise not_found("no such site", field="site", reason="unknown") from None
+        ranked = [(svc, s) for svc, s in ranked if svc.code in offered]
+    if agency_code is not None:
+        ranked = [(svc, s) for svc, s in ranked if svc.agency_code == agency_code.upper()]
+    page = [_summary(catalogue, svc, score) for svc, score in ranked[offset : offset + limit]]
+    return cached(request, Page(items=page, total=len(ranked), limit=limit, offset=offset).model_dump())
 
-    @app.get("/agencies", tags=["public"])
-    async def list_agencies(request: Request) -> Response:
-        return cached(request, [a.model_dump(mode="json") for a in snapshot.catalogue.agencies])
 
-    @app.post("/admin/services", status_code=201, tags=["admin"], responses=ERRORS)
-    async def create_service(
-        body: ServiceType, authorization: Annotated[str | None, Header()] = None
-    ) -> JSONResponse:
-        admin(authorization)
-        created = await operations.create_service(runtime.pool, body)
-        await snapshot.refresh(runtime.pool)
-        return JSONResponse(
-            created.model_dump(mode="json"), status_code=201, headers={"ETag": f'"{created.version}"'}
-        )
+@public.get(
+    "/services/{code}",
+    response_model=ServiceDetail,
+    responses={**ETAG_RESPONSES, **error_responses(404, 422)},
+)
+async def get_service(request: Request, ctx: Ctx, code: ServiceCodePath) -> Response:
+    """The whole standar pelayanan of one service, with the sites offering it; its version in X-Version."""
+    async with ctx.pool.acquire() as conn:
+        found = await repository.published_service(conn, code.upper())
+    if found is None:
+        raise not_found("no such service", field="code", reason="unknown")
+    body, version = found
+    return cached(request, body, {"X-Version": str(version)})
 
-    @app.put("/admin/services/{code}", tags=["admin"], responses=ERRORS)
-    async def update_service(
-        code: str,
-        body: ServiceType,
-        authorization: Annotated[str | None, Header()] = None,
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> JSONResponse:
-        """Replace a service. The version you edited goes in If-Match (or the body's `version`); a stale one
-        is refused with 409."""
-        admin(authorization)
-        updated = await operations.update_service(runtime.pool, code.upper(), body, _version(if_match))
-        await snapshot.refresh(runtime.pool)
-        return JSONResponse(updated.model_dump(mode="json"), headers={"ETag": f'"{updated.version}"'})
 
-    @app.delete("/admin/services/{code}", status_code=204, tags=["admin"], responses=ERRORS)
-    async def retire_service(
-        code: str,
-        authorization: Annotated[str | None, Header()] = None,
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        """Retire a service: it disappears from reads and from every read model (a tombstone on the topic)."""
-        admin(authorization)
-        await operations.retire_service(runtime.pool, code.upper(), _version(if_match))
-        await snapshot.refresh(runtime.pool)
-        return Response(status_code=204)
+@public.get("/sites", response_model=list[Site], responses=ETAG_RESPONSES)
+async def list_sites(request: Request, ctx: Ctx) -> Response:
+    return cached(request, [s.model_dump(mode="json") for s in ctx.snapshot.catalogue.sites])
 
-    @app.put("/admin/sites/{slug}", tags=["admin"], responses=ERRORS)
-    async def put_site(
-        slug: str,
-        body: Site,
-        authorization: Annotated[str | None, Header()] = None,
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> JSONResponse:
-        """Create a site, or replace one naming its version in If-Match (a stale one is refused with 409)."""
-        admin(authorization)
-        version = await operations.put_site(runtime.pool, slug, body, _version(if_match))
-        await snapshot.refresh(runtime.pool)
-        return JSONResponse(
-            {**body.model_dump(mode="json"), "version": version}, headers={"ETag": f'"{version}"'}
-        )
+
+@public.get(
+    "/sites/{slug}", response_model=SiteDetail, responses={**ETAG_RESPONSES, **error_responses(404, 422)}
+)
+async def get_site(request: Request, ctx: Ctx, slug: SlugPath) -> Response:
+    """One site with its version (for If-Match) and the agencies' schedules there."""
+    catalogue = ctx.snapshot.catalogue
+    try:
+        site = catalogue.site(slug)
+    except KeyError:
+        raise not_found("no such site", field="slug", reason="unknown") from None
+    schedules = [s.model_dump(mode="json") for s in catalogue.schedules_for(site_slug=slug)]
+    async with ctx.pool.acquire() as conn:
+        version = await repository.site_version(conn, slug)
+    return cached(request, {**site.model_dump(mode="json"), "version": version, "schedules": schedules})
+
+
+@public.get("/agencies", response_model=list[Agency], responses=ETAG_RESPONSES)
+async def list_agencies(request: Request, ctx: Ctx) -> Response:
+    return cached(request, [a.model_dump(mode="json") for a in ctx.snapshot.catalogue.agencies])
+
+
+# --- admin ---------------------------------------------------------------------------------------------------
+
+
+@admin.post(
+    "/services",
+    status_code=201,
+    response_model=ServiceType,
+    dependencies=[Depends(admin_role)],
+    responses=error_responses(*ADMIN_ERRORS, 409),
+)
+async def create_service(ctx: Ctx, body: ServiceType) -> JSONResponse:
+    """Add a service type (version 1). A code in use, even by a retired service, is 409."""
+    created = await operations.create_service(ctx.pool, body)
+    await ctx.snapshot.refresh(ctx.pool)
+    return JSONResponse(
+        created.model_dump(mode="json"), status_code=201, headers={"ETag": f'"{created.version}"'}
+    )
+
+
+@admin.put(
+    "/services/{code}",
+    response_model=ServiceType,
+    dependencies=[Depends(admin_role)],
+    responses=error_responses(*ADMIN_ERRORS, 404, 409),
+)
+async def update_service(
+    ctx: Ctx, code: ServiceCodePath, body: ServiceType, if_match: IfMatch = None
+) -> JSONResponse:
+    """Replace a service. The version you edited goes in If-Match (or the body's `version`); a stale one is
+    refused with 409."""
+    updated = await operations.update_service(ctx.pool, code.upper(), body, _version(if_match))
+    await ctx.snapshot.refresh(ctx.pool)
+    return JSONResponse(updated.model_dump(mode="json"), headers={"ETag": f'"{updated.version}"'})
+
+
+@admin.delete(
+    "/services/{code}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[Depends(admin_role)],
+    responses=error_responses(401, 403, 404, 409, 422, 428),
+)
+async def retire_service(ctx: Ctx, code: ServiceCodePath, if_match: IfMatch = None) -> Response:
+    """Retire a service, naming its version in If-Match (required: 428 without it; a stale one is 409). It
+    disappears from reads and from every read model (a tombstone on the topic)."""
+    await operations.retire_service(ctx.pool, code.upper(), _version(if_match))
+    await ctx.snapshot.refresh(ctx.pool)
+    return Response(status_code=204)
+
+
+@admin.put(
+    "/sites/{slug}",
+    response_model=SiteVersioned,
+    dependencies=[Depends(admin_role)],
+    responses=error_responses(*ADMIN_ERRORS, 404, 409, 428),
+)
+async def put_site(ctx: Ctx, slug: SlugPath, body: Site, if_match: IfMatch = None) -> JSONResponse:
+    """Create a site (without If-Match), or replace one naming its version in If-Match (required: 428 without
+    it; 404 if there is no such site; a stale one is 409)."""
+    version = await operations.put_site(ctx.pool, slug, body, _version(if_match))
+    await ctx.snapshot.refresh(ctx.pool)
+    return JSONResponse(
+        {**body.model_dump(mode="json"), "version": version}, headers={"ETag": f'"{version}"'}
+    )

@@ -1,15 +1,18 @@
-"""The catalogue's storage. Every change that others must see is published through the outbox, in the same
-transaction: `catalog.service.v1` and `catalog.site.v1` carry the full state, keyed by code; a retire is a
-tombstone."""
+"""The catalogue's storage: all of the service's SQL. Every change that others must see is published through the
+outbox, in the same transaction: `catalog.service.v1` and `catalog.site.v1` carry the full state, keyed by code;
+a retire is a tombstone."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
 
-from catalog.standards import WEEKDAYS, Agency, AgencySchedule, Catalogue, ServiceType, Site
+from catalog.standards import Agency, AgencySchedule, Catalogue, ServiceType, Site
 from mpp_contracts.catalog import (
+    WEEKDAYS,
     AgencyHours,
     Hours,
     ServiceAvailability,
@@ -25,13 +28,13 @@ def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailabil
     return ServiceAvailability(
         code=service.code,
         name=service.name,
-        agency_code=service.agency,
+        agency_code=service.agency_code,
         channel=service.channel,
-        central_only_reason=service.central_reason,
-        completion_days=service.completion.working_days,
+        central_only_reason=service.central_only_reason,
+        completion_days=service.completion.completion_days,
         requirements=tuple(r.name for r in service.requirements),
         originals=tuple(r.name for r in service.requirements if r.form == "original" and not r.optional),
-        sites=tuple(site.slug for site in catalogue.sites if catalogue.offered_at(service, site)),
+        sites=tuple(site.slug for site in catalogue.sites_offering(service)),
         version=service.version,
     )
 
@@ -42,7 +45,7 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
     }
     schedules = tuple(
         AgencyHours(
-            agency_code=s.agency,
+            agency_code=s.agency_code,
             days=tuple(s.days),
             opens=s.opens,
             closes=s.closes,
@@ -51,8 +54,7 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
             counters=s.counters,
             services=tuple(s.services) if s.services is not None else None,
         )
-        for s in catalogue.schedules
-        if s.site == site.slug
+        for s in catalogue.schedules_for(site_slug=site.slug)
     )
     return SiteState(
         slug=site.slug,
@@ -65,6 +67,16 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
         opening_hours=hours,
         schedules=schedules,
     )
+
+
+async def lock_seeding(conn: asyncpg.Connection) -> None:
+    """Serialise seeding between replicas for the rest of the transaction."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('catalog.seed'))")
+
+
+async def lock_sites(conn: asyncpg.Connection) -> None:
+    """Serialise site changes for the rest of the transaction (a new site has no row to lock yet)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('catalog.sites'))")
 
 
 async def is_empty(conn: asyncpg.Connection) -> bool:
@@ -80,7 +92,7 @@ async def seed(conn: asyncpg.Connection, catalogue: Catalogue) -> None:
     for position, schedule in enumerate(catalogue.schedules):
         await conn.execute(
             "INSERT INTO agency_schedule(agency, site, position, body) VALUES ($1, $2, $3, $4::jsonb)",
-            schedule.agency,
+            schedule.agency_code,
             schedule.site,
             position,
             schedule.model_dump_json(),
@@ -104,9 +116,11 @@ async def save_site(conn: asyncpg.Connection, catalogue: Catalogue, site: Site, 
     await enqueue(conn, CATALOG_SITE.name, site.slug, SiteChanged(site=state))
 
 
-async def site_version(conn: asyncpg.Connection, slug: str) -> int | None:
-    """The stored version of a site, locked for the rest of the transaction (None: no such site)."""
-    version: int | None = await conn.fetchval("SELECT version FROM site WHERE slug = $1 FOR UPDATE", slug)
+async def site_version(conn: asyncpg.Connection, slug: str, *, lock: bool = False) -> int | None:
+    """The stored version of a site (None: no such site), locked for the rest of the transaction if asked."""
+    version: int | None = await conn.fetchval(
+        "SELECT version FROM site WHERE slug = $1" + (" FOR UPDATE" if lock else ""), slug
+    )
     return version
 
 
@@ -119,7 +133,7 @@ async def save_service(
         " ON CONFLICT (code) DO UPDATE SET agency = excluded.agency, version = excluded.version,"
         " body = excluded.body, sites = excluded.sites, retired_at = NULL, updated_at = now()",
         service.code,
-        service.agency,
+        service.agency_code,
         service.version,
         service.model_dump_json(),
         list(state.sites),
@@ -139,6 +153,17 @@ async def service_row(conn: asyncpg.Connection, code: str, *, lock: bool = False
         + (" FOR UPDATE" if lock else ""),
         code,
     )
+
+
+async def published_service(conn: asyncpg.Connection, code: str) -> tuple[dict[str, Any], int] | None:
+    """A service's stored standar pelayanan with the slugs of the sites offering it, and its version (None: no
+    such service, or retired)."""
+    row = await conn.fetchrow(
+        "SELECT body, sites, version FROM service_type WHERE code = $1 AND retired_at IS NULL", code
+    )
+    if row is None:
+        return None
+    return {**json.loads(row["body"]), "sites": list(row["sites"])}, row["version"]
 
 
 async def current(conn: asyncpg.Connection) -> Catalogue:

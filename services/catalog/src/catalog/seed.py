@@ -41,7 +41,6 @@ class CatalogueError(Exception):
     """The data set is invalid; ``problems`` lists each one as "file: item: field: message"."""
 
     def __init__(self, data_dir: Path, problems: Sequence[str]) -> None:
-        self.data_dir = data_dir
         self.problems = list(problems)
         shown = "\n".join(f"  - {p}" for p in self.problems[:100])
         more = f"\n  ... and {len(self.problems) - 100} more" if len(self.problems) > 100 else ""
@@ -243,7 +242,7 @@ def load_catalogue(path: Path) -> Catalogue:
                     sites.append(site)
                     site_where.append(where)
         for i, raw in enumerate(doc.get("schedules") or []):
-            label = f" ({raw.get('agency')}@{raw.get('site')})" if isinstance(raw, dict) else ""
+            label = f" ({raw.get('agency_code')}@{raw.get('site')})" if isinstance(raw, dict) else ""
             where = f"sites.yaml: schedules[{i}]{label}"
             schedule = reader.build(AgencySchedule, raw, where)
             if schedule:
@@ -278,7 +277,9 @@ def load_catalogue(path: Path) -> Catalogue:
 def summary(catalogue: Catalogue) -> str:
     channels: Counter[str] = Counter(s.channel for s in catalogue.services)
     kinds: Counter[str] = Counter(s.kind for s in catalogue.sites)
-    reasons: Counter[str] = Counter(s.central_reason for s in catalogue.services if s.central_reason)
+    reasons: Counter[str] = Counter(
+        s.central_only_reason for s in catalogue.services if s.central_only_reason
+    )
 
     def fmt(counter: Counter[str]) -> str:
         return ", ".join(f"{key} {count}" for key, count in sorted(counter.items()))

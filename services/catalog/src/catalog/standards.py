@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +27,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from mpp_contracts.catalog import WEEKDAYS, CentralOnlyReason, Channel, SiteKind, Weekday
+from mpp_kit.models import NUL_REASON, has_nul
 
 # --- identifiers ------------------------------------------------------------------------------------------
 
@@ -85,10 +88,20 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-AgencyCode = Annotated[str, _check(AGENCY_CODE_RE, "agency code")]
-ServiceCode = Annotated[str, _check(SERVICE_CODE_RE, "service code"), AfterValidator(_service_code)]
-Slug = Annotated[str, _check(SLUG_RE, "DNS-safe slug")]
-KemendagriCode = Annotated[str, _check(KEMENDAGRI_RE, "Kemendagri wilayah code")]
+def _documented(pattern: re.Pattern[str], **more: int) -> Any:
+    # The rule checked by _check, shown in the JSON schema (OpenAPI) too.
+    return Field(json_schema_extra={"pattern": pattern.pattern, **more})
+
+
+AgencyCode = Annotated[str, _check(AGENCY_CODE_RE, "agency code"), _documented(AGENCY_CODE_RE)]
+ServiceCode = Annotated[
+    str,
+    _check(SERVICE_CODE_RE, "service code"),
+    AfterValidator(_service_code),
+    _documented(SERVICE_CODE_RE, maxLength=SERVICE_CODE_MAX),
+]
+Slug = Annotated[str, _check(SLUG_RE, "DNS-safe slug"), _documented(SLUG_RE)]
+KemendagriCode = Annotated[str, _check(KEMENDAGRI_RE, "Kemendagri wilayah code"), _documented(KEMENDAGRI_RE)]
 HHMM = Annotated[
     dt.time,
     BeforeValidator(_hhmm),
@@ -98,15 +111,8 @@ TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 ShortText = Annotated[str, Field(min_length=1, max_length=160)]
 
-Channel = Literal["local", "assisted", "central_only"]
-"""local: finished at any site; assisted: the site checks and uploads to the agency's own channel and hands
-back the result; central_only: the applicant must attend the central site."""
-CentralReason = Literal["biometrics", "secure_printing", "physical_inspection", "court", "originals"]
 RequirementForm = Literal["original", "copy", "digital"]
 ClockStart = Literal["site", "central"]
-SiteKind = Literal["central", "mini"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Category = Literal["perizinan", "non_perizinan"]
 DataClass = Literal["umum", "spesifik"]
 """Personal-data class of what the applicant hands over (UU 27/2022 PDP Pasal 4)."""
@@ -115,7 +121,18 @@ ComplaintKind = Literal["desk", "phone", "whatsapp", "sms", "email", "web", "app
 
 
 class Strict(BaseModel):
+    """Base of every catalogue record, read from the data set or sent to the admin API."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    # After validation, so a NUL inside a nested record is reported at its own path (requirements[0].name);
+    # the nested record refuses it first. PostgreSQL cannot store the character.
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError(NUL_REASON)
+        return value
 
 
 # --- agencies ---------------------------------------------------------------------------------------------
@@ -181,7 +198,7 @@ class Fee(Strict):
 class Completion(Strict):
     """Jangka waktu penyelesaian. 0 working days means finished the same day."""
 
-    working_days: Annotated[int, Field(ge=0, le=365)]
+    completion_days: Annotated[int, Field(ge=0, le=365)]
     clock_starts: ClockStart
     note: Text | None = None
 
@@ -205,14 +222,14 @@ class Availability(Strict):
 
 class ServiceType(Strict):
     code: ServiceCode
-    agency: AgencyCode
+    agency_code: AgencyCode
     name: ShortText
     category: Category
     aliases: list[ShortText] = Field(default_factory=list)
     keywords: list[ShortText] = Field(default_factory=list)
     description: Text | None = None
     channel: Channel
-    central_reason: Annotated[CentralReason | None, Field(validate_default=True)] = None
+    central_only_reason: Annotated[CentralOnlyReason | None, Field(validate_default=True)] = None
     online: OnlineChannel | None = None
     requirements: Annotated[list[Requirement], Field(min_length=1)]
     procedure: Annotated[list[Text], Field(min_length=1)]
@@ -229,24 +246,24 @@ class ServiceType(Strict):
     # Field validators (not a model validator) so that errors carry the field's path for API clients.
     # Fields validate in declaration order, so code and channel are in info.data when valid.
 
-    @field_validator("agency")
+    @field_validator("agency_code")
     @classmethod
-    def _agency_prefixes_code(cls, agency: str, info: ValidationInfo) -> str:
+    def _agency_prefixes_code(cls, agency_code: str, info: ValidationInfo) -> str:
         code = info.data.get("code")
-        if isinstance(code, str) and not code.startswith(agency + "-"):
-            raise ValueError(f"service code {code!r} must start with its agency code {agency + '-'!r}")
-        return agency
+        if isinstance(code, str) and not code.startswith(agency_code + "-"):
+            raise ValueError(f"service code {code!r} must start with its agency code {agency_code + '-'!r}")
+        return agency_code
 
-    @field_validator("central_reason")
+    @field_validator("central_only_reason")
     @classmethod
     def _reason_iff_central_only(
-        cls, reason: CentralReason | None, info: ValidationInfo
-    ) -> CentralReason | None:
+        cls, reason: CentralOnlyReason | None, info: ValidationInfo
+    ) -> CentralOnlyReason | None:
         channel = info.data.get("channel")
         if channel == "central_only" and reason is None:
-            raise ValueError("central_only services need a central_reason")
+            raise ValueError("central_only services need a central_only_reason")
         if channel is not None and channel != "central_only" and reason is not None:
-            raise ValueError(f"central_reason is only allowed with channel central_only, not {channel}")
+            raise ValueError(f"central_only_reason is only allowed with channel central_only, not {channel}")
         return reason
 
     @field_validator("completion")
@@ -327,7 +344,7 @@ class AgencySchedule(Strict):
     cover the daily quota. ``services`` narrows the schedule to some of the agency's services.
     """
 
-    agency: AgencyCode
+    agency_code: AgencyCode
     site: Slug
     days: Annotated[list[Weekday], Field(min_length=1), AfterValidator(_unique)]
     opens: HHMM
@@ -360,7 +377,7 @@ class AgencySchedule(Strict):
 
 @dataclass(frozen=True)
 class Issue:
-    """A cross-reference problem: ``collection[index].field`` (e.g. services[12].agency)."""
+    """A cross-reference problem: ``collection[index].field`` (e.g. services[12].agency_code)."""
 
     collection: str
     index: int
@@ -401,8 +418,10 @@ def cross_check(
         )
 
     for i, service in enumerate(services):
-        if service.agency not in agency_codes:
-            issues.append(Issue("services", i, service.code, "agency", f"unknown agency {service.agency!r}"))
+        if service.agency_code not in agency_codes:
+            issues.append(
+                Issue("services", i, service.code, "agency_code", f"unknown agency {service.agency_code!r}")
+            )
         avail = service.availability
         if avail is None:
             continue
@@ -440,9 +459,9 @@ def cross_check(
             )
 
     for i, sched in enumerate(schedules):
-        key = f"{sched.agency}@{sched.site}"
-        if sched.agency not in agency_codes:
-            issues.append(Issue("schedules", i, key, "agency", f"unknown agency {sched.agency!r}"))
+        key = f"{sched.agency_code}@{sched.site}"
+        if sched.agency_code not in agency_codes:
+            issues.append(Issue("schedules", i, key, "agency_code", f"unknown agency {sched.agency_code!r}"))
         site = site_by_slug.get(sched.site)
         if site is None:
             issues.append(Issue("schedules", i, key, "site", f"unknown site {sched.site!r}"))
@@ -468,9 +487,9 @@ def cross_check(
             svc = service_by_code.get(code)
             if svc is None:
                 issues.append(Issue("schedules", i, key, "services", f"unknown service {code!r}"))
-            elif svc.agency != sched.agency:
+            elif svc.agency_code != sched.agency_code:
                 issues.append(
-                    Issue("schedules", i, key, "services", f"{code!r} belongs to agency {svc.agency!r}")
+                    Issue("schedules", i, key, "services", f"{code!r} belongs to agency {svc.agency_code!r}")
                 )
     return issues
 
@@ -490,18 +509,6 @@ class Catalogue(Strict):
 
     # Lookups. The model is frozen, so building the maps on demand is cheap enough for a catalogue of
     # hundreds of entries; callers that look up in a hot loop keep their own dicts.
-
-    def agency(self, code: str) -> Agency:
-        for agency in self.agencies:
-            if agency.code == code:
-                return agency
-        raise KeyError(code)
-
-    def service(self, code: str) -> ServiceType:
-        for service in self.services:
-            if service.code == code:
-                return service
-        raise KeyError(code)
 
     def site(self, slug: str) -> Site:
         for site in self.sites:
@@ -524,17 +531,17 @@ class Catalogue(Strict):
         site = self.site(site_slug)
         return [service for service in self.services if self.offered_at(service, site)]
 
-    def sites_offering(self, service_code: str) -> list[Site]:
-        service = self.service(service_code)
+    def sites_offering(self, service: ServiceType) -> list[Site]:
         return [site for site in self.sites if self.offered_at(service, site)]
 
     def schedules_for(
-        self, agency: str, site_slug: str | None = None, service_code: str | None = None
+        self, agency_code: str | None = None, site_slug: str | None = None, service_code: str | None = None
     ) -> list[AgencySchedule]:
+        """Schedules matching every filter given (a schedule without ``services`` covers all its agency's)."""
         return [
             s
             for s in self.schedules
-            if s.agency == agency
+            if (agency_code is None or s.agency_code == agency_code)
             and (site_slug is None or s.site == site_slug)
             and (service_code is None or s.services is None or service_code in s.services)
         ]

@@ -1,83 +1,111 @@
 """Notify's HTTP API: delivery-report webhooks (our JSON batch format, Twilio's status callback) and the ops
-read API. Routes only authenticate, parse and answer; ``reports.py`` and ``messages.py`` do the work."""
+read API. Routes only authenticate, parse and answer; ``reports.py`` and ``repository.py`` do the work."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from uuid import UUID
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from mpp_kit.errors import ApiError
+from mpp_contracts.notify import SmsStatus
+from mpp_kit.auth import bearer
+from mpp_kit.errors import error_responses, forbidden, invalid, not_found
+from mpp_kit.models import NUL_REASON, ApiModel
 from mpp_kit.phone import mask_msisdn
-from notify import messages, reports
+from notify import reports, repository
+from notify.context import NotifyContext
 from notify.providers.base import as_int
 from notify.providers.mapping import map_report_status, map_twilio_status
-from notify.providers.twilio import SIGNATURE_HEADER, valid_signature
+from notify.providers.twilio import REFERENCE_PARAM, SIGNATURE_HEADER, valid_signature
 
-Getter = Callable[[], str]
+__all__ = ["ops", "routers", "webhooks"]
 
 
-def _bearer(token: Getter, what: str) -> Callable[[str | None], None]:
-    def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = token()
-        if not expected or not authorization or not hmac.compare_digest(authorization, f"Bearer {expected}"):
-            raise ApiError(401, "unauthorized", f"a valid bearer token is required ({what})")
+def context(request: Request) -> NotifyContext:
+    return cast(NotifyContext, request.app.state.context)
 
-    return check
 
+Ctx = Annotated[NotifyContext, Depends(context)]
+
+provider_token = bearer(
+    lambda request: {context(request).settings.delivery_report_token.get_secret_value(): "provider"},
+    scheme_name="deliveryReportToken",
+    description="the delivery-report webhook token (DELIVERY_REPORT_TOKEN)",
+)
+ops_token = bearer(
+    lambda request: {context(request).settings.notify_ops_token.get_secret_value(): "ops"},
+    scheme_name="notifyOpsToken",
+    description="the notify ops token (NOTIFY_OPS_TOKEN)",
+)
+
+webhooks = APIRouter(tags=["webhooks"])
+ops = APIRouter(tags=["ops"], dependencies=[Depends(ops_token)])
+routers = (webhooks, ops)
 
 # ------------------------------------------------------------------ our JSON batch webhook
 
 
-class DeliveryReport(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class DeliveryReport(ApiModel):
     reference: str | None = Field(
-        default=None, description="our message id, given to the provider when sending"
+        default=None, max_length=100, description="our message id, given to the provider when sending"
     )
     provider_message_id: str | None = Field(
-        default=None, description="the provider's id (used without reference)"
+        default=None, max_length=200, description="the provider's id (used without reference)"
     )
-    status: str
-    error_code: str | None = None
+    status: str = Field(
+        max_length=50,
+        description="accepted, sent, delivered, undelivered, expired, failed or rejected; "
+        "anything else is recorded as a technical failure",
+    )
+    error_code: str | None = Field(default=None, max_length=100)
 
 
-class DeliveryReports(BaseModel):
+class DeliveryReports(ApiModel):
     reports: list[DeliveryReport] = Field(max_length=1000)
 
 
 class ReportsAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
-    applied: int
+    applied: int = Field(description="how many messages changed status")
 
 
-def add_webhook(app: FastAPI, pool: Callable[[], asyncpg.Pool], token: Getter) -> None:
-    @app.post("/delivery-reports", tags=["webhooks"], dependencies=[Depends(_bearer(token, "webhook"))])
-    async def delivery_reports(body: DeliveryReports) -> ReportsAccepted:
-        """Delivery reports in batches, matched by our reference or else by the provider's id. Duplicates,
-        late reports and unknown ids are answered 200 too; a final status is never overwritten."""
-        applied = 0
-        async with pool().acquire() as conn, conn.transaction():
-            for report in body.reports:
-                applied += await reports.apply_report(
-                    conn,
-                    reference=report.reference,
-                    provider_message_id=report.provider_message_id,
-                    status=map_report_status(report.status),
-                    error=report.error_code,
-                )
-        return ReportsAccepted(applied=applied)
+@webhooks.post(
+    "/delivery-reports",
+    dependencies=[Depends(provider_token)],
+    responses=error_responses(400, 401, 413, 422),
+)
+async def delivery_reports(body: DeliveryReports, ctx: Ctx) -> ReportsAccepted:
+    """Delivery reports in batches, matched by our reference or else by the provider's id. Duplicates,
+    late reports and unknown ids are answered 200 too; a final status is never overwritten."""
+    applied = 0
+    async with ctx.db.acquire() as conn, conn.transaction():
+        for report in body.reports:
+            applied += await reports.apply_report(
+                conn,
+                reference=report.reference,
+                provider_message_id=report.provider_message_id,
+                status=map_report_status(report.status),
+                error=report.error_code,
+            )
+    return ReportsAccepted(applied=applied)
 
 
 # ------------------------------------------------------------------ Twilio's status callback
+
+_TWILIO_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        name: {"type": "string"}
+        for name in ("MessageSid", "MessageStatus", "ErrorCode", "SmsSid", "SmsStatus", "AccountSid")
+    },
+    "additionalProperties": {"type": "string"},
+}
 
 
 def _signed_urls(request: Request, public_url: str | None) -> list[str]:
@@ -91,32 +119,64 @@ def _signed_urls(request: Request, public_url: str | None) -> list[str]:
     return urls
 
 
-def add_twilio_webhook(
-    app: FastAPI, pool: Callable[[], asyncpg.Pool], auth_token: Getter, public_url: Callable[[], str | None]
-) -> None:
-    @app.post("/delivery-reports/twilio", tags=["webhooks"], response_class=Response)
-    async def twilio_status_callback(request: Request, reference: str | None = None) -> Response:
-        """Twilio's StatusCallback (form-encoded MessageSid, MessageStatus, ErrorCode; our id in ``reference``),
-        authenticated by ``X-Twilio-Signature``. Answers 200 to duplicates and unknown ids."""
-        raw = (await request.body()).decode("utf-8", "replace")
-        params = parse_qsl(raw, keep_blank_values=True)
-        if not valid_signature(
-            auth_token(), _signed_urls(request, public_url()), params, request.headers.get(SIGNATURE_HEADER)
-        ):
-            raise ApiError(403, "forbidden", f"missing or invalid {SIGNATURE_HEADER}")
-        form = dict(params)
-        twilio_status = form.get("MessageStatus") or form.get("SmsStatus")
-        if twilio_status:
-            error_code = form.get("ErrorCode") or None
-            async with pool().acquire() as conn, conn.transaction():
-                await reports.apply_report(
-                    conn,
-                    reference=reference,
-                    provider_message_id=form.get("MessageSid") or form.get("SmsSid") or None,
-                    status=map_twilio_status(twilio_status, as_int(error_code)),
-                    error=error_code,
-                )
-        return Response(status_code=200)
+def _refuse_nul(params: list[tuple[str, str]]) -> None:
+    for name, value in params:
+        if "\x00" in name or "\x00" in value:
+            raise invalid(name.replace("\x00", "") or "body", NUL_REASON)
+
+
+@webhooks.post(
+    "/delivery-reports/twilio",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Applied, or a duplicate, a late report or an unknown message (nothing changed)"
+        },
+        **error_responses(403, 413, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": _TWILIO_FORM}},
+        }
+    },
+)
+async def twilio_status_callback(
+    request: Request,
+    ctx: Ctx,
+    reference: Annotated[
+        str | None, Query(alias=REFERENCE_PARAM, description="our message id, from the StatusCallback URL")
+    ] = None,
+    twilio_signature: Annotated[
+        str | None,
+        Header(
+            alias=SIGNATURE_HEADER,
+            description="base64 HMAC-SHA1 of the URL and the sorted form, keyed with TWILIO_AUTH_TOKEN",
+        ),
+    ] = None,
+) -> Response:
+    """Twilio's StatusCallback (form-encoded MessageSid, MessageStatus, ErrorCode; our id in ``reference``),
+    authenticated by ``X-Twilio-Signature`` (403 without a valid one). Answers 200 to duplicates and unknown
+    ids; a form field holding the NUL character is refused (422)."""
+    params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    settings = ctx.settings
+    signed = _signed_urls(request, settings.sms_status_callback_url)
+    if not valid_signature(settings.twilio_auth_token.get_secret_value(), signed, params, twilio_signature):
+        raise forbidden(f"missing or invalid {SIGNATURE_HEADER}")
+    _refuse_nul(params)
+    form = dict(params)
+    twilio_status = form.get("MessageStatus") or form.get("SmsStatus")
+    if twilio_status:
+        error_code = form.get("ErrorCode") or None
+        async with ctx.db.acquire() as conn, conn.transaction():
+            await reports.apply_report(
+                conn,
+                reference=reference,
+                provider_message_id=form.get("MessageSid") or form.get("SmsSid") or None,
+                status=map_twilio_status(twilio_status, as_int(error_code)),
+                error=error_code,
+            )
+    return Response(status_code=200)
 
 
 # ------------------------------------------------------------------ ops read API
@@ -129,7 +189,7 @@ class MessageView(BaseModel):
     application_id: UUID | None
     template: str
     template_version: int
-    status: str
+    status: SmsStatus | Literal["declined"]  # declined: the applicant said no to SMS, nothing was sent
     segments: int
     provider: str | None
     provider_message_id: str | None
@@ -167,23 +227,21 @@ class MessageList(BaseModel):
     messages: list[MessageView]
 
 
-def add_ops_api(app: FastAPI, pool: Callable[[], asyncpg.Pool], token: Getter) -> None:
-    authorized = [Depends(_bearer(token, "ops"))]
+@ops.get("/messages/{message_id}", responses=error_responses(401, 404, 422))
+async def get_message(message_id: UUID, ctx: Ctx) -> MessageView:
+    """One SMS: status, template, segments, provider, timestamps (phone masked, no body)."""
+    async with ctx.db.acquire() as conn:
+        row = await repository.message_for_ops(conn, message_id)
+    if row is None:
+        raise not_found("no SMS with this id")
+    return MessageView.of(row)
 
-    @app.get("/messages/{message_id}", tags=["ops"], dependencies=authorized)
-    async def get_message(message_id: UUID) -> MessageView:
-        """One SMS: status, template, segments, provider, timestamps (phone masked, no body)."""
-        async with pool().acquire() as conn:
-            row = await messages.get(conn, message_id)
-        if row is None:
-            raise ApiError(404, "not_found", "no SMS with this id")
-        return MessageView.of(row)
 
-    @app.get("/messages", tags=["ops"], dependencies=authorized)
-    async def list_messages(
-        application_id: UUID, limit: Annotated[int, Query(ge=1, le=500)] = 100
-    ) -> MessageList:
-        """The SMS of one application, oldest first."""
-        async with pool().acquire() as conn:
-            rows = await messages.for_application(conn, application_id, limit)
-        return MessageList(messages=[MessageView.of(r) for r in rows])
+@ops.get("/messages", responses=error_responses(401, 422))
+async def list_messages(
+    ctx: Ctx, application_id: UUID, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> MessageList:
+    """The SMS of one application, oldest first."""
+    async with ctx.db.acquire() as conn:
+        rows = await repository.messages_of_application(conn, application_id, limit)
+    return MessageList(messages=[MessageView.of(r) for r in rows])

@@ -1,12 +1,102 @@
-"""Notify: `uvicorn --factory notify.app:create_app` (settings from the environment)."""
+"""Notify: `uvicorn --factory notify.app:create_app` (settings from the environment).
+
+``create_app`` builds everything: the runtime (pool, migrations, broker, outbox relay), the consumers of the
+routing decisions and intake's status changes, the SMS providers (one HTTP client, closed on stop), the
+dispatcher (started and stopped with the runtime) and the HTTP API.
+"""
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
+import asyncpg
+import httpx
 from fastapi import FastAPI
 
+from mpp_contracts.intake import ApplicationEvent
+from mpp_contracts.routing import ApplicationRouted
+from mpp_contracts.topics import INTAKE_APPLICATION, NOTIFY_SMS, ROUTING_DECISION
+from mpp_kit import http
+from mpp_kit.runtime import ServiceRuntime
+from notify import api, handlers
+from notify.context import NotifyContext
+from notify.dispatch import Dispatcher, Housekeeping, RetryPolicy
+from notify.providers.factory import build_selector
+from notify.providers.selection import ProviderSelector
+from notify.quiet_hours import QuietHours
+from notify.settings import NotifySettings, parse_quiet_hours
+from notify.sweeps import SweepPolicy
 
-def create_app() -> FastAPI:
-    # Transitional: the wiring still lives in main.py until this service takes the common shape.
-    from notify.main import app
+__all__ = ["create_app"]
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: NotifySettings | None = None) -> FastAPI:
+    settings = settings or NotifySettings()
+    runtime = ServiceRuntime(
+        settings, migrations=MIGRATIONS, topics=[INTAKE_APPLICATION, ROUTING_DECISION, NOTIFY_SMS]
+    )
+    provider_client = httpx.AsyncClient(event_hooks={"request": [http.inject_trace_context]})
+    selector = build_selector(settings, provider_client)
+    quiet = QuietHours.of(
+        parse_quiet_hours(settings.sms_quiet_hours), settings.sms_quiet_hours_tz, settings.urgent_templates
+    )
+    ctx = NotifyContext(settings, quiet)
+
+    runtime.consume(ROUTING_DECISION, ApplicationRouted, name="notify-routing")(
+        partial(handlers.on_routing_decision, ctx=ctx)
+    )
+    runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="notify-intake")(
+        partial(handlers.on_application_event, ctx=ctx)
+    )
+
+    @runtime.on_start
+    async def start_dispatcher() -> None:
+        ctx.pool = runtime.pool
+        ctx.dispatcher = dispatcher_of(settings, runtime.pool, selector, quiet)
+        await ctx.dispatcher.start()
+
+    @runtime.on_stop
+    async def stop_dispatcher() -> None:
+        if ctx.dispatcher is not None:
+            await ctx.dispatcher.stop()
+        await provider_client.aclose()
+
+    runtime.readiness_check("dispatcher", lambda: ctx.dispatcher is not None and ctx.dispatcher.running)
+
+    app = http.create_app(
+        "Mini MPP notify",
+        lifespan=runtime.lifespan(),
+        readiness=runtime.readiness,
+        max_body_bytes=settings.http_max_body_bytes,
+    )
+    app.state.context = ctx
+    for router in api.routers:
+        app.include_router(router)
     return app
+
+
+def dispatcher_of(
+    settings: NotifySettings, pool: asyncpg.Pool, selector: ProviderSelector, quiet: QuietHours
+) -> Dispatcher:
+    return Dispatcher(
+        pool,
+        selector,
+        interval_s=settings.sms_dispatch_interval_s,
+        retry=RetryPolicy(settings.sms_send_attempts, settings.sms_retry_base_s, settings.sms_retry_max_s),
+        concurrency=settings.sms_dispatch_concurrency,
+        quiet=quiet,
+        housekeeping=Housekeeping(
+            sweep_interval_s=settings.sms_sweep_interval_s,
+            sweeps=SweepPolicy(
+                stuck_after_s=settings.sms_created_stuck_after_s,
+                created_max_age_s=settings.sms_created_max_age_s,
+                stale_after_s=settings.sms_stale_after_s,
+                stale_statuses=settings.stale_statuses,
+            ),
+            retention_days=settings.sms_retention_days,
+            retention_interval_s=settings.sms_retention_interval_s,
+        ),
+    )

@@ -14,6 +14,12 @@ bounded exponential backoff (``RetryPolicy``; a provider's Retry-After is honour
 ``max_attempts`` claims it ends `technical_failure`. A refusal because of the recipient (bad number, blocked
 content) is `permanent_failure` at once, on any provider.
 
+Why no retry library (stamina, tenacity): those retry a call inside one process by sleeping between attempts.
+Our retry is a row state instead: the message goes back to `created` with its ``next_attempt_at`` in the
+database, so a retry survives a restart, is picked up by any replica, frees its concurrency slot while it
+waits, honours quiet hours, and is counted in ``attempts`` under the same lock as the claim. What a library
+would add (the delay formula) is the three lines of ``RetryPolicy.delay``.
+
 Quiet hours: while they last only urgent templates are claimed, and retries are scheduled after them.
 
 Housekeeping: the same object runs the sweeps (``sweeps.py``) and the retention purge (``retention.py``)
@@ -25,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -35,9 +40,9 @@ from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 
 from mpp_contracts.notify import SmsStatus
-from notify import messages, reports, retention, sweeps
+from notify import messages, reports, repository, retention, sweeps
 from notify.providers.base import SendResult, SmsProvider, TemporaryProviderError
-from notify.providers.selection import ProviderSelector, RateLimiter
+from notify.providers.selection import ProviderSelector
 from notify.quiet_hours import QuietHours
 
 __all__ = ["Dispatcher", "Housekeeping", "RetryPolicy"]
@@ -53,18 +58,6 @@ PROVIDER_SENDS = Counter(
 PROVIDER_PRIORITY = Gauge(
     "sms_provider_effective_priority", "Effective priority (resting minus demotion)", ["provider"]
 )
-
-CLAIM = """
-UPDATE sms_message SET attempts = attempts + 1
-WHERE id IN (
-    SELECT id FROM sms_message
-    WHERE status = 'created' AND next_attempt_at <= now() AND (NOT $2::boolean OR template = ANY($3::text[]))
-    ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
-)
-RETURNING id, template, phone_e164, body, attempts, traceparent
-"""
-
-CRASH_EXIT_CODE = 86
 
 
 @dataclass(frozen=True)
@@ -100,20 +93,18 @@ class Dispatcher:
         concurrency: int = 20,
         quiet: QuietHours | None = None,
         housekeeping: Housekeeping | None = None,
-        crash_after_provider_call: bool = False,
     ) -> None:
         self._pool = pool
         self.selector = (
             providers
             if isinstance(providers, ProviderSelector)
-            else ProviderSelector([(providers, 100, RateLimiter(0))])
+            else ProviderSelector([(providers, 100, None)])
         )
         self._retry = retry or RetryPolicy()
         self._interval = interval_s
         self._concurrency = concurrency
         self._quiet = quiet or QuietHours.off()
         self._housekeeping = housekeeping or Housekeeping()
-        self._crash_after_provider_call = crash_after_provider_call
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
@@ -189,7 +180,7 @@ class Dispatcher:
         holding = self._quiet.quiet_until(datetime.now(UTC)) is not None
         first = self.selector.ranked()[0].name
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(CLAIM, limit, holding, list(self._quiet.urgent))
+            rows = await repository.claim_due(conn, limit, urgent_only=holding, urgent=self._quiet.urgent)
             for row in rows:
                 await messages.set_status(conn, row["id"], "sending", provider=first)
         return list(rows)
@@ -209,7 +200,8 @@ class Dispatcher:
         for position, state in enumerate(self.selector.ranked()):
             if position > 0:
                 await self._switch_provider(message_id, state.name)
-            await state.limiter.acquire()
+            if state.limiter is not None:
+                await state.limiter.acquire()
             span.set_attribute("sms.provider", state.name)
             try:
                 result = await state.provider.send(str(message_id), row["phone_e164"], row["body"])
@@ -236,7 +228,6 @@ class Dispatcher:
                 log.exception("SMS provider adapter failed", extra={**ids, "provider": state.name})
                 await self._final(message_id, "technical_failure", f"adapter error: {type(exc).__name__}")
                 return
-            self._crash_hook()
             if result.accepted:
                 self._outcome(state.name, ok=True, outcome="accepted")
                 await self._record_accepted(message_id, state.name, result)
@@ -262,21 +253,9 @@ class Dispatcher:
         for state in self.selector.states:
             PROVIDER_PRIORITY.labels(state.name).set(state.effective_priority)
 
-    def _crash_hook(self) -> None:
-        """TEST ONLY (NOTIFY_CRASH_AFTER_PROVIDER_CALL): die after the provider answered, before recording."""
-        if self._crash_after_provider_call:
-            log.critical("NOTIFY_CRASH_AFTER_PROVIDER_CALL is set: exiting before recording the answer")
-            for handler in logging.getLogger().handlers:
-                handler.flush()
-            os._exit(CRASH_EXIT_CODE)
-
     async def _switch_provider(self, message_id: UUID, provider: str) -> None:
         async with self._pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE sms_message SET provider = $2, updated_at = now() WHERE id = $1 AND status = 'sending'",
-                message_id,
-                provider,
-            )
+            await repository.set_sending_provider(conn, message_id, provider)
 
     async def _record_accepted(self, message_id: UUID, provider: str, result: SendResult) -> None:
         status = result.status if result.status in ("sending", "sent", "delivered") else "sending"
@@ -285,13 +264,7 @@ class Dispatcher:
                 conn, message_id, status, provider=provider, provider_message_id=result.provider_message_id
             )
             if not moved:  # still `sending` (a report is expected): keep the provider's id for reports
-                await conn.execute(
-                    "UPDATE sms_message SET provider = $2, provider_message_id = coalesce($3, provider_message_id),"
-                    " updated_at = now() WHERE id = $1",
-                    message_id,
-                    provider,
-                    result.provider_message_id,
-                )
+                await repository.record_provider(conn, message_id, provider, result.provider_message_id)
             if result.provider_message_id:
                 await reports.apply_pending(conn, message_id, result.provider_message_id)
 
@@ -314,13 +287,7 @@ class Dispatcher:
         due = self._quiet.not_before(row["template"], due)
         async with self._pool.acquire() as conn:
             # No provider took it, so it is safe to send again later (back to `created`, not published).
-            await conn.execute(
-                "UPDATE sms_message SET status = 'created', last_error = $2, next_attempt_at = $3,"
-                " updated_at = now() WHERE id = $1 AND status = 'sending'",
-                message_id,
-                error,
-                due,
-            )
+            await repository.back_to_created(conn, message_id, error, due)
         log.info("SMS send will be retried", extra={**ids, "next_attempt_at": due.isoformat()})
 
     # ------------------------------------------------------------------ housekeeping

@@ -1,10 +1,12 @@
-"""Which SMS each event asks for. Handlers only pick a template and its variables; messages.py does the rest."""
+"""Which SMS each event asks for. Handlers only pick a template and its variables; messages.py does the rest.
+
+``on_routing_decision`` and ``on_application_event`` are registered by ``app.create_app`` on their topics; each
+runs inside the inbox transaction of its event."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -13,11 +15,9 @@ import asyncpg
 
 from mpp_contracts.intake import ApplicationEvent, ApplicationStatusChanged
 from mpp_contracts.routing import ApplicationRouted
-from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION
-from mpp_kit.runtime import ServiceRuntime
 from mpp_kit.sealing import unseal
 from notify import messages
-from notify.quiet_hours import QuietHours
+from notify.context import NotifyContext
 from notify.templates import TemplateError, format_jam, format_tanggal, render
 
 SmsChoice = tuple[str, dict[str, Any]] | None
@@ -95,14 +95,9 @@ def sms_for_status(event: ApplicationStatusChanged) -> SmsChoice:
     return None
 
 
-@dataclass(frozen=True)
-class Context:
-    contact_key: Callable[[], str]
-    wake: Callable[[], None] = lambda: None
-    quiet: QuietHours = field(default_factory=QuietHours.off)
-
-
-async def create_sms(conn: asyncpg.Connection, event: Any, choice: SmsChoice, ctx: Context) -> UUID | None:
+async def create_sms(
+    conn: asyncpg.Connection, event: Any, choice: SmsChoice, ctx: NotifyContext
+) -> UUID | None:
     """Store the SMS an event asks for (once per event and template), or record that the applicant declined."""
     if choice is None:
         return None
@@ -118,19 +113,17 @@ async def create_sms(conn: asyncpg.Connection, event: Any, choice: SmsChoice, ct
         application_id=event.application_id,
         template=template,
         variables=variables,
-        phone_e164=unseal(event.sealed_phone, ctx.contact_key()),
+        phone_e164=unseal(event.sealed_phone, ctx.contact_key),
         not_before=ctx.quiet.not_before(template, now),
     )
     ctx.wake()
     return message_id
 
 
-def register(runtime: ServiceRuntime, ctx: Context) -> None:
-    @runtime.consume(ROUTING_DECISION, ApplicationRouted, name="notify-routing")
-    async def on_routed(conn: asyncpg.Connection, event: ApplicationRouted) -> None:
-        await create_sms(conn, event, sms_for_routing(event), ctx)
+async def on_routing_decision(conn: asyncpg.Connection, event: ApplicationRouted, ctx: NotifyContext) -> None:
+    await create_sms(conn, event, sms_for_routing(event), ctx)
 
-    @runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="notify-intake")
-    async def on_application(conn: asyncpg.Connection, event: ApplicationEvent) -> None:
-        if isinstance(event, ApplicationStatusChanged):
-            await create_sms(conn, event, sms_for_status(event), ctx)
+
+async def on_application_event(conn: asyncpg.Connection, event: ApplicationEvent, ctx: NotifyContext) -> None:
+    if isinstance(event, ApplicationStatusChanged):
+        await create_sms(conn, event, sms_for_status(event), ctx)

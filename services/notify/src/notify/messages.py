@@ -18,6 +18,7 @@ from opentelemetry import propagate
 from mpp_contracts.notify import SmsStatus, SmsStatusChanged
 from mpp_contracts.topics import NOTIFY_SMS
 from mpp_kit.outbox import enqueue
+from notify import repository
 from notify.templates import RenderedSms, TemplateError, render
 
 log = logging.getLogger(__name__)
@@ -54,23 +55,20 @@ async def create(
         log.error("SMS not rendered", extra={"template": template, "error": error})
     carrier: dict[str, str] = {}
     propagate.inject(carrier)  # the send, later and in another task, continues this trace
-    inserted = await conn.fetchval(
-        "INSERT INTO sms_message(id, event_id, template, template_version, application_id, phone_e164, body,"
-        " segments, status, last_error, traceparent, next_attempt_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce($12, now()))"
-        " ON CONFLICT (event_id, template) DO NOTHING RETURNING true",
-        message_id,
-        event_id,
-        template,
-        sms.version if sms else 0,
-        application_id,
-        phone_e164,
-        sms.body if sms else None,
-        sms.segments if sms else 0,
-        status,
-        error,
-        carrier.get("traceparent"),
-        not_before,
+    inserted = await repository.insert_message(
+        conn,
+        message_id=message_id,
+        event_id=event_id,
+        template=template,
+        template_version=sms.version if sms else 0,
+        application_id=application_id,
+        phone_e164=phone_e164,
+        body=sms.body if sms else None,
+        segments=sms.segments if sms else 0,
+        status=status,
+        error=error,
+        traceparent=carrier.get("traceparent"),
+        not_before=not_before,
     )
     if not inserted:
         return None
@@ -99,19 +97,15 @@ async def set_status(
     error: str | None = None,
 ) -> bool:
     """Move a message to `status` unless it is already final. Publishes the change. Returns whether it moved."""
-    row = await conn.fetchrow(
-        "UPDATE sms_message SET status = $2, provider = coalesce($3, provider),"
-        " provider_message_id = coalesce($4, provider_message_id), last_error = coalesce($5, last_error),"
-        " updated_at = now() WHERE id = $1 AND status <> ALL($6::text[])"
-        " AND array_position($7::text[], status) < array_position($7::text[], $2::text)"
-        " RETURNING application_id, template, segments, provider",
+    row = await repository.move_status(
+        conn,
         message_id,
         status,
-        provider,
-        provider_message_id,
-        error,
-        list(FINAL),
-        list(ORDER),
+        provider=provider,
+        provider_message_id=provider_message_id,
+        error=error,
+        final=FINAL,
+        order=ORDER,
     )
     if row is None:
         return False
@@ -136,15 +130,20 @@ async def record_declined(
 ) -> UUID | None:
     """The applicant declined SMS: keep a trace for ops (no phone number, no body), send nothing."""
     message_id = uuid4()
-    inserted = await conn.fetchval(
-        "INSERT INTO sms_message(id, event_id, template, template_version, application_id, segments, status,"
-        " last_error) VALUES ($1, $2, $3, 0, $4, 0, $5, 'the applicant declined SMS')"
-        " ON CONFLICT (event_id, template) DO NOTHING RETURNING true",
-        message_id,
-        event_id,
-        template,
-        application_id,
-        DECLINED,
+    inserted = await repository.insert_message(
+        conn,
+        message_id=message_id,
+        event_id=event_id,
+        template=template,
+        template_version=0,
+        application_id=application_id,
+        phone_e164=None,
+        body=None,
+        segments=0,
+        status=DECLINED,
+        error="the applicant declined SMS",
+        traceparent=None,
+        not_before=None,
     )
     if not inserted:
         return None
@@ -153,26 +152,3 @@ async def record_declined(
         extra={"template": template, "application_id": str(application_id), "message_id": str(message_id)},
     )
     return message_id
-
-
-_OPS_COLUMNS = (
-    "id, event_id, application_id, template, template_version, status, segments, provider, provider_message_id,"
-    " attempts, next_attempt_at, last_error, phone_e164, purged_at, created_at, updated_at"
-)
-
-
-async def get(conn: asyncpg.Connection, message_id: UUID) -> asyncpg.Record | None:
-    """One message for the ops API (the body is never read)."""
-    return await conn.fetchrow(f"SELECT {_OPS_COLUMNS} FROM sms_message WHERE id = $1", message_id)
-
-
-async def for_application(
-    conn: asyncpg.Connection, application_id: UUID, limit: int = 100
-) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            f"SELECT {_OPS_COLUMNS} FROM sms_message WHERE application_id = $1 ORDER BY created_at, id LIMIT $2",
-            application_id,
-            limit,
-        )
-    )

@@ -63,7 +63,3 @@ class QuietHours:
         if template in self.urgent:
             return when
         return self.quiet_until(when) or when
-
-    def holds(self, template: str, when: datetime) -> bool:
-        """True when ``template`` must not be sent at ``when``."""
-        return template not in self.urgent and self.quiet_until(when) is not None

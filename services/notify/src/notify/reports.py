@@ -14,7 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from mpp_contracts.notify import SmsStatus
-from notify import messages
+from notify import messages, repository
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,10 @@ async def apply_report(
     """Apply one report; True when it moved a message. Unknown ids and duplicates change nothing."""
     message_id = parse_reference(reference)
     if message_id is None and provider_message_id:
-        message_id = await conn.fetchval(
-            "SELECT id FROM sms_message WHERE provider_message_id = $1 ORDER BY created_at DESC LIMIT 1",
-            provider_message_id,
-        )
+        message_id = await repository.message_id_by_provider_id(conn, provider_message_id)
         if message_id is None:
-            await _keep_unmatched(conn, provider_message_id, status, error)
+            # A later status replaces an earlier one, never the reverse (same order as messages.set_status).
+            await repository.keep_unmatched_report(conn, provider_message_id, status, error, messages.ORDER)
             return False
     if message_id is None:
         return False
@@ -55,29 +53,9 @@ async def apply_report(
     )
 
 
-async def _keep_unmatched(
-    conn: asyncpg.Connection, provider_message_id: str, status: str, error: str | None
-) -> None:
-    # A later status replaces an earlier one, never the reverse (same order as messages.set_status).
-    await conn.execute(
-        "INSERT INTO sms_unmatched_report(provider_message_id, status, error_code) VALUES ($1, $2, $3)"
-        " ON CONFLICT (provider_message_id) DO UPDATE SET status = EXCLUDED.status,"
-        " error_code = EXCLUDED.error_code, received_at = now()"
-        " WHERE coalesce(array_position($4::text[], sms_unmatched_report.status), 0)"
-        " < coalesce(array_position($4::text[], EXCLUDED.status), 0)",
-        provider_message_id,
-        status,
-        error,
-        list(messages.ORDER),
-    )
-
-
 async def apply_pending(conn: asyncpg.Connection, message_id: UUID, provider_message_id: str) -> bool:
     """Apply a report that arrived before the send answer naming ``provider_message_id`` was recorded."""
-    row = await conn.fetchrow(
-        "DELETE FROM sms_unmatched_report WHERE provider_message_id = $1 RETURNING status, error_code",
-        provider_message_id,
-    )
+    row = await repository.take_unmatched_report(conn, provider_message_id)
     if row is None:
         return False
     log.info("early delivery report applied", extra={"message_id": str(message_id)})

@@ -13,6 +13,8 @@ import logging
 
 import asyncpg
 
+from notify import repository
+
 __all__ = ["purge"]
 
 log = logging.getLogger(__name__)
@@ -21,15 +23,8 @@ log = logging.getLogger(__name__)
 async def purge(pool: asyncpg.Pool | asyncpg.Connection, *, older_than_days: float) -> int:
     """Purge personal data older than ``older_than_days``; returns how many messages were purged."""
     seconds = older_than_days * 86400.0
-    purged = await pool.fetchval(
-        "WITH done AS (UPDATE sms_message SET phone_e164 = NULL, body = NULL, purged_at = now()"
-        " WHERE status <> 'created' AND created_at < now() - make_interval(secs => $1)"
-        " AND (phone_e164 IS NOT NULL OR body IS NOT NULL) RETURNING 1) SELECT count(*) FROM done",
-        seconds,
-    )
-    await pool.execute(
-        "DELETE FROM sms_unmatched_report WHERE received_at < now() - make_interval(secs => $1)", seconds
-    )
+    purged = await repository.purge_personal_data(pool, seconds)
+    await repository.drop_unmatched_reports(pool, seconds)
     if purged:
         log.info("SMS personal data purged", extra={"messages": int(purged), "days": older_than_days})
-    return int(purged)
+    return purged

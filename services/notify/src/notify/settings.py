@@ -109,10 +109,6 @@ class NotifySettings(ServiceSettings):
     sms_quiet_hours_tz: str = "Asia/Makassar"
     sms_urgent_templates: str = ""  # comma-separated template names sent during quiet hours too
 
-    # TEST ONLY: exit the process right after a provider answered, before the answer is recorded, to prove
-    # that a crash there never sends the SMS twice (tests/notify/test_never_twice.py). Never set it elsewhere.
-    notify_crash_after_provider_call: bool = False
-
     @field_validator("sms_providers")
     @classmethod
     def _known_providers(cls, value: str) -> str:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from notify import messages
+from notify import messages, repository
 from notify.quiet_hours import QuietHours
 
 __all__ = ["SweepPolicy", "expire_stale", "requeue_created", "run_sweeps"]
@@ -44,31 +44,17 @@ async def requeue_created(
     expired = 0
     while True:
         async with conn.transaction():
-            ids = await conn.fetch(
-                "SELECT id FROM sms_message WHERE status = 'created'"
-                " AND created_at < now() - make_interval(secs => $1)"
-                " ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-                policy.created_max_age_s,
-                _BATCH,
-            )
-            for row in ids:
+            ids = await repository.lock_created_older_than(conn, policy.created_max_age_s, _BATCH)
+            for message_id in ids:
                 if await messages.set_status(
-                    conn, row["id"], "technical_failure", error="expired: not sent within the maximum age"
+                    conn, message_id, "technical_failure", error="expired: not sent within the maximum age"
                 ):
                     expired += 1
         if len(ids) < _BATCH:
             break
     quiet_end = quiet.quiet_until(now or datetime.now(UTC))
-    rearmed = await conn.fetchval(
-        "WITH due AS (UPDATE sms_message SET next_attempt_at = CASE WHEN template = ANY($2::text[]) THEN now()"
-        " ELSE greatest(now(), $3::timestamptz) END, updated_at = now()"
-        " WHERE status = 'created' AND next_attempt_at < now() - make_interval(secs => $1) RETURNING 1)"
-        " SELECT count(*) FROM due",
-        policy.stuck_after_s,
-        list(quiet.urgent),
-        quiet_end,
-    )
-    return int(rearmed), expired
+    rearmed = await repository.rearm_overdue(conn, policy.stuck_after_s, list(quiet.urgent), quiet_end)
+    return rearmed, expired
 
 
 async def expire_stale(conn: asyncpg.Connection, policy: SweepPolicy) -> int:
@@ -79,17 +65,12 @@ async def expire_stale(conn: asyncpg.Connection, policy: SweepPolicy) -> int:
     done = 0
     while True:
         async with conn.transaction():
-            ids = await conn.fetch(
-                "SELECT id FROM sms_message WHERE status = ANY($1::text[])"
-                " AND updated_at < now() - make_interval(secs => $2)"
-                " ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED",
-                list(policy.stale_statuses),
-                policy.stale_after_s,
-                _BATCH,
+            ids = await repository.lock_unchanged_since(
+                conn, policy.stale_statuses, policy.stale_after_s, _BATCH
             )
-            for row in ids:
+            for message_id in ids:
                 if await messages.set_status(
-                    conn, row["id"], "temporary_failure", error=f"no delivery report within {hours:g} h"
+                    conn, message_id, "temporary_failure", error=f"no delivery report within {hours:g} h"
                 ):
                     done += 1
         if len(ids) < _BATCH:

@@ -142,25 +142,10 @@ _ALL = (
         body=("Dokumen ((layanan)) Anda (kode ((kode))) sudah selesai. Silakan ambil di ((lokasi))."),
     ),
     SmsTemplate(
-        name="perlu_perbaikan",
-        version=1,
-        description="The application needs fixing: short reason.",
-        body=("Permohonan ((layanan)) ((kode)) perlu dilengkapi: ((alasan)). Hubungi ((lokasi))."),
-    ),
-    SmsTemplate(
         name="ditolak",
         version=1,
         description="The application was rejected: short reason.",
         body=("Permohonan ((layanan)) ((kode)) ditolak: ((alasan)). Info: ((lokasi))."),
-    ),
-    SmsTemplate(
-        name="pengingat_jadwal",
-        version=1,
-        description="Appointment reminder (the day before).",
-        body=(
-            "Pengingat: datang ((tanggal)) jam ((jam)) ke ((tempat)) untuk ((layanan)) ((kode)). "
-            "Bawa ((bawa))."
-        ),
     ),
     SmsTemplate(
         name="layanan_tidak_tersedia",

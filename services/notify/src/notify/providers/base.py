@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
-from notify.providers.mapping import SmsStatus
+from mpp_contracts.notify import SmsStatus
 
 __all__ = ["SendResult", "SmsProvider", "TemporaryProviderError", "redact"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Literal, cast
 
 import httpx
+from aiolimiter import AsyncLimiter
 
 from notify.providers.base import SmsProvider
-from notify.providers.selection import HealthPolicy, ProviderSelector, RateLimiter
+from notify.providers.selection import HealthPolicy, ProviderSelector, send_limiter
 from notify.providers.twilio import TwilioProvider
 from notify.providers.zenziva import ZenzivaProvider
 from notify.settings import NotifySettings
@@ -44,13 +45,13 @@ def build_provider(name: str, settings: NotifySettings, client: httpx.AsyncClien
 
 
 def build_selector(settings: NotifySettings, client: httpx.AsyncClient) -> ProviderSelector:
-    entries: list[tuple[SmsProvider, int, RateLimiter]] = []
+    entries: list[tuple[SmsProvider, int, AsyncLimiter | None]] = []
     for index, name in enumerate(settings.provider_names):
         configured: int | None = getattr(settings, f"{name}_priority")
         rate: float = getattr(settings, f"{name}_rate_per_s")
         burst: int | None = getattr(settings, f"{name}_burst")
         priority = configured if configured is not None else _TOP_PRIORITY - _PRIORITY_GAP * index
-        entries.append((build_provider(name, settings, client), priority, RateLimiter(rate, burst)))
+        entries.append((build_provider(name, settings, client), priority, send_limiter(rate, burst)))
     policy = HealthPolicy(
         window_s=settings.sms_demotion_window_s,
         min_samples=settings.sms_demotion_min_samples,

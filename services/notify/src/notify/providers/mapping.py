@@ -1,6 +1,6 @@
 """Provider status and error codes -> our SMS statuses, as tables.
 
-Our statuses (the values of ``mpp_contracts.notify.SmsStatus``; GOV.UK Notify's set, notifications-api
+Our statuses (``mpp_contracts.notify.SmsStatus``; GOV.UK Notify's set, notifications-api
 ``app/constants.py``):
 
 - ``created``: stored, not yet handed to a provider;
@@ -18,30 +18,20 @@ A final state is never overwritten by a later report (GOV.UK Notify, ``update_no
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
+
+from mpp_contracts.notify import SmsStatus
 
 __all__ = [
-    "FINAL_STATUSES",
     "REPORT_STATUS",
     "TWILIO_ERROR_CODES",
     "TWILIO_MESSAGE_STATUS",
     "ZENZIVA_ERROR_TEXTS",
-    "SmsStatus",
     "map_report_status",
     "map_twilio_error",
     "map_twilio_status",
     "map_zenziva_error",
 ]
-
-# Same values as mpp_contracts.notify.SmsStatus (a test keeps them equal). Kept here so the pure provider
-# code does not import the event contracts.
-SmsStatus = Literal[
-    "created", "sending", "sent", "delivered", "permanent_failure", "temporary_failure", "technical_failure"
-]
-
-FINAL_STATUSES: Final = frozenset(
-    {"delivered", "permanent_failure", "temporary_failure", "technical_failure"}
-)
 
 # Twilio Message resource ``status`` values, as returned on create and in StatusCallback requests
 # (twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks). ``undelivered`` and

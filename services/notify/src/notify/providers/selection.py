@@ -13,65 +13,42 @@ The rules (GOV.UK Notify's ``provider_to_use`` and its scheduled priority adjust
   grows by ``step`` points, at most once per ``cooldown_s`` and up to ``max_penalty``.
 - Recovery: every ``recovery_interval_s`` after its last demotion or recovery, a penalty shrinks by ``step``
   points, so a provider that was demoted drifts back to its resting priority (Notify: every 5 minutes).
-- Rate limit: a token bucket per provider (``rate_per_s``, ``burst``). A send waits for its token; being
-  throttled by our own limiter never causes a failover (it is not an error of the provider).
+- Rate limit: a leaky bucket per provider (``aiolimiter.AsyncLimiter``: ``burst`` sends at once, then
+  ``rate_per_s``; waiters are served first come, first served). A send waits for its turn; being throttled by
+  our own limiter never causes a failover (it is not an error of the provider). Rate 0 means no limiter.
 
 The state is per process: with several notify replicas, each applies the limit and the demotion on its own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from aiolimiter import AsyncLimiter
+
 from notify.providers.base import SmsProvider
 
-__all__ = ["HealthPolicy", "ProviderSelector", "ProviderState", "RateLimiter"]
+__all__ = ["HealthPolicy", "ProviderSelector", "ProviderState", "send_limiter"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
 
-class RateLimiter:
-    """Token bucket with reservations: ``reserve`` returns how long the caller must wait for its token.
-
-    Reservations queue fairly (first come, first served) because the balance may go negative: the n-th
-    waiting caller waits n / rate seconds. ``rate_per_s`` 0 means no limit.
-    """
-
-    def __init__(self, rate_per_s: float, burst: int | None = None, *, clock: Clock = time.monotonic) -> None:
-        if rate_per_s < 0:
-            raise ValueError("rate_per_s must be >= 0")
-        self.rate = rate_per_s
-        self.burst = float(burst if burst is not None else max(1, int(rate_per_s)))
-        self._clock = clock
-        self._tokens = self.burst
-        self._at = clock()
-
-    @property
-    def unlimited(self) -> bool:
-        return self.rate == 0
-
-    def reserve(self) -> float:
-        if self.unlimited:
-            return 0.0
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        self._tokens -= 1
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    async def acquire(self) -> float:
-        """Wait for a token; returns the seconds waited."""
-        delay = self.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return delay
+def send_limiter(rate_per_s: float, burst: int | None = None) -> AsyncLimiter | None:
+    """At most ``rate_per_s`` sends per second after a burst of ``burst`` (default: the rate, at least 1);
+    None (no limit) for rate 0."""
+    if rate_per_s < 0:
+        raise ValueError("rate_per_s must be >= 0")
+    if rate_per_s == 0:
+        return None
+    capacity = burst if burst is not None else max(1, int(rate_per_s))
+    # A bucket of `capacity` that drains at `rate_per_s`: capacity acquisitions per capacity / rate seconds.
+    return AsyncLimiter(capacity, capacity / rate_per_s)
 
 
 @dataclass(frozen=True)
@@ -89,7 +66,7 @@ class HealthPolicy:
 class ProviderState:
     provider: SmsProvider
     priority: int
-    limiter: RateLimiter
+    limiter: AsyncLimiter | None
     order: int
     penalty: int = 0
     outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
@@ -111,7 +88,7 @@ class ProviderSelector:
 
     def __init__(
         self,
-        providers: Iterable[tuple[SmsProvider, int, RateLimiter]],
+        providers: Iterable[tuple[SmsProvider, int, AsyncLimiter | None]],
         policy: HealthPolicy | None = None,
         *,
         clock: Clock = time.monotonic,
