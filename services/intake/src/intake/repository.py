@@ -30,7 +30,7 @@ async def insert_application(conn: asyncpg.Connection, **row: Any) -> None:
 
 async def find_by_tracking_code(conn: asyncpg.Connection, site_id: str, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, tracking_code, site_id, service_code, status, phone_last4, submitted_at, updated_at "
+        "SELECT tracking_code, site_id, service_code, status, phone_last4, updated_at "
         "FROM application WHERE tracking_code = $1 AND site_id = $2",
         code,
         site_id,
@@ -64,6 +64,11 @@ async def set_status(
     )
     assert row is not None
     return row
+
+
+async def lock_idempotency_key(conn: asyncpg.Connection, site_id: str, key: str) -> None:
+    """Serialise concurrent retries of the same key until the transaction ends: the second waits, then replays."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", site_id, key)
 
 
 async def stored_answer(

@@ -1,4 +1,4 @@
-"""Submitting an application: validate against the catalogue, store it and its event in one transaction."""
+"""Intake's use cases: submit an application, move it on, show it; a change and its event in one transaction."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ import asyncpg
 
 from intake import repository
 from intake.domain import TRANSITIONS, first_name, new_tracking_code, queue_ticket
-from intake.schemas import ApplicationAccepted, ApplicationRequest, ApplicationView, StatusChange
+from intake.schemas import (
+    ApplicationAccepted,
+    ApplicationRequest,
+    ApplicationTracking,
+    ApplicationView,
+    StatusChange,
+)
 from mpp_contracts.catalog import ServiceAvailability, SiteState
 from mpp_contracts.intake import ApplicationStatusChanged, ApplicationSubmitted
 from mpp_contracts.topics import INTAKE_APPLICATION
-from mpp_kit.errors import ApiError, FieldProblem
+from mpp_kit.errors import ApiError, FieldProblem, conflict, invalid, not_found
 from mpp_kit.outbox import enqueue
 from mpp_kit.sealing import seal
 
@@ -25,21 +31,13 @@ def request_hash(body: ApplicationRequest) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
-def check_service(service: ServiceAvailability | None, code: str) -> None:
+def offered_service(service: ServiceAvailability | None, code: str) -> ServiceAvailability:
+    """The catalogue's entry for `code` (as looked up), if some site offers it; else a 422 on service_code."""
     if service is None:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "unknown service",
-            [FieldProblem(field="service_code", reason=f"no service with code {code} in the catalogue")],
-        )
+        raise invalid("service_code", f"no service with code {code} in the catalogue", "unknown service")
     if not service.sites:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "service not offered",
-            [FieldProblem(field="service_code", reason="this service is not offered at any site")],
-        )
+        raise invalid("service_code", "this service is not offered at any site", "service not offered")
+    return service
 
 
 async def submit(
@@ -51,20 +49,18 @@ async def submit(
     contact_key: str,
     nik_key: str,
     idempotency_key: str | None,
-    ttl_hours: int = 24,
+    ttl_hours: int,
 ) -> tuple[int, dict[str, object]]:
     """Returns (status code, answer). A retry with the same Idempotency-Key gets the first answer."""
     site_id = site.slug
     digest = request_hash(body)
     async with pool.acquire() as conn, conn.transaction():
         if idempotency_key:
-            # Serialise concurrent retries of the same key; the second waits and then replays.
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", site_id, idempotency_key
-            )
+            await repository.lock_idempotency_key(conn, site_id, idempotency_key)
             previous = await repository.stored_answer(conn, site_id, idempotency_key, ttl_hours)
             if previous is not None:
                 if previous["request_hash"] != digest:
+                    # Its own code (not validation_failed): the body is valid, the key is what is wrong.
                     raise ApiError(
                         422,
                         "idempotency_key_reused",
@@ -124,6 +120,18 @@ async def submit(
     return 201, answer
 
 
+def _unknown_application() -> ApiError:
+    return not_found("no such application at this site", "application_id", "unknown at this site")
+
+
+async def application(pool: asyncpg.Pool, *, site_id: str, application_id: UUID) -> ApplicationView:
+    async with pool.acquire() as conn:
+        row = await repository.application(conn, site_id, application_id)
+    if row is None:
+        raise _unknown_application()
+    return _view(row)
+
+
 async def change_status(
     pool: asyncpg.Pool, *, site: SiteState, application_id: UUID, change: StatusChange, operator: str
 ) -> ApplicationView:
@@ -131,19 +139,14 @@ async def change_status(
     async with pool.acquire() as conn, conn.transaction():
         row = await repository.application(conn, site.slug, application_id, lock=True)
         if row is None:
-            raise ApiError(
-                404,
-                "not_found",
-                "no such application at this site",
-                [FieldProblem(field="application_id", reason="unknown at this site")],
-            )
-        if change.status not in TRANSITIONS[row["status"]]:
-            allowed = ", ".join(sorted(TRANSITIONS[row["status"]])) or "none (it is final)"
-            raise ApiError(
-                409,
+            raise _unknown_application()
+        allowed = TRANSITIONS[row["status"]]
+        if change.status not in allowed:
+            raise conflict(
                 "invalid_transition",
                 f"an application {row['status']} cannot become {change.status}",
-                [FieldProblem(field="status", reason=f"allowed from {row['status']}: {allowed}")],
+                "status",
+                f"allowed from {row['status']}: {', '.join(sorted(allowed)) or 'none (it is final)'}",
             )
         updated = await repository.set_status(conn, application_id, change.status, change.note, operator)
         await enqueue(
@@ -164,10 +167,26 @@ async def change_status(
                 sms_consent=row["sms_consent"],
             ),
         )
-    return view(updated)
+    return _view(updated)
 
 
-def view(row: asyncpg.Record) -> ApplicationView:
+async def track(
+    pool: asyncpg.Pool, *, site_id: str, tracking_code: str, phone_last4: str
+) -> ApplicationTracking:
+    """Public tracking: the tracking code plus the last four digits of the phone (never the NIK)."""
+    async with pool.acquire() as conn:
+        row = await repository.find_by_tracking_code(conn, site_id, tracking_code.upper())
+    if row is None or row["phone_last4"] != phone_last4:
+        # Same answer for both: do not reveal that a tracking code exists.
+        raise not_found(
+            "no application with this tracking code and phone",
+            "tracking_code",
+            "not found for these phone digits",
+        )
+    return ApplicationTracking(**{name: row[name] for name in ApplicationTracking.model_fields})
+
+
+def _view(row: asyncpg.Record) -> ApplicationView:
     return ApplicationView(
         application_id=row["id"], **{k: row[k] for k in ApplicationView.model_fields if k != "application_id"}
     )

@@ -1,0 +1,24 @@
+"""What intake's routes stand on, built once by `create_app` and kept as `app.state.context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from intake.settings import IntakeSettings
+from mpp_contracts.catalog import ServiceAvailability, ServiceTypeChanged, SiteChanged, SiteState
+from mpp_kit.readmodel import ReadModel
+from mpp_kit.runtime import ServiceRuntime
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    settings: IntakeSettings
+    runtime: ServiceRuntime
+    catalogue: ReadModel[ServiceTypeChanged, ServiceAvailability]  # service types, by code
+    sites: ReadModel[SiteChanged, SiteState]  # sites, by slug
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runtime.pool

@@ -1,0 +1,91 @@
+"""Intake as `create_app(settings)` builds it, in-process, on its own database and the session's broker.
+
+Its catalogue copy holds a test site and test services (put there directly: the catalogue topics are shared with
+the platforms other tests run). The outbox relay is replaced by one that publishes nothing, so these tests' events
+stay in their own database (read back from the outbox table) instead of reaching a running routing or notify.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from intake.app import create_app
+from intake.context import IntakeContext
+from intake.settings import IntakeSettings
+from mpp_contracts.catalog import ServiceAvailability, SiteState
+from mpp_devstack.infra import Infra
+from mpp_kit.sealing import new_key
+
+SERVICE = "TEST-AKTA-LAHIR"
+NOT_OFFERED = "TEST-NOT-OFFERED"
+OPERATOR_TOKEN = "op-" + uuid.uuid4().hex
+
+
+class SilentRelay:
+    """Stands in for the outbox relay: running, publishing nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.running = False
+
+    async def start(self, *, background: bool = True) -> None:
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+
+
+@dataclass
+class Intake:
+    client: httpx.AsyncClient
+    context: IntakeContext
+    site_id: str
+
+    def operator(self, token: str = OPERATOR_TOKEN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async def events(self) -> list[dict[str, Any]]:
+        """The events intake wrote to its outbox, oldest first."""
+        async with self.context.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT payload FROM outbox ORDER BY id")
+        return [json.loads(row["payload"]) for row in rows]
+
+
+@pytest.fixture
+async def intake(infra: Infra, database: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Intake]:
+    monkeypatch.setattr("mpp_kit.runtime.OutboxRelay", SilentRelay)
+    site_id = f"t-{uuid.uuid4().hex[:8]}"
+    settings = IntakeSettings(
+        site_id=site_id,
+        database_url=database,
+        kafka_bootstrap_servers=infra.kafka_bootstrap,
+        contact_sealing_key=new_key(),
+        nik_encryption_key=new_key(),
+        operator_tokens=f"ani:{OPERATOR_TOKEN}",
+    )
+    app = create_app(settings)
+    context: IntakeContext = app.state.context
+    async with app.router.lifespan_context(app):
+        await context.catalogue.wait_loaded(60)
+        await context.sites.wait_loaded(60)
+        context.sites.items[site_id] = SiteState(
+            slug=site_id, name="Mini MPP Test", kind="mini", kemendagri_code="64.02.01"
+        )
+        for code, sites in ((SERVICE, (site_id,)), (NOT_OFFERED, ())):
+            context.catalogue.items[code] = ServiceAvailability(
+                code=code,
+                name="Penerbitan Akta Kelahiran",
+                agency_code="DUKCAPIL",
+                channel="local",
+                completion_days=1,
+                sites=sites,
+            )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            yield Intake(client, context, site_id)
