@@ -16,17 +16,29 @@ import pytest
 from pydantic import BaseModel
 
 from mpp_contracts.catalog import ServiceTypeChanged, SiteChanged
-from mpp_contracts.intake import ApplicationStatusChanged, ApplicationSubmitted
+from mpp_contracts.intake import ApplicationStatusChanged, ApplicationSubmitted, AppointmentChangeRequested
 from mpp_contracts.notify import SmsStatusChanged
-from mpp_contracts.routing import ApplicationForwarded, ApplicationRouted
+from mpp_contracts.routing import (
+    ApplicationForwarded,
+    ApplicationRouted,
+    AppointmentCancelled,
+    AppointmentMissed,
+    AppointmentRescheduled,
+    ResultReturned,
+)
 
 EVENTS: dict[str, type[BaseModel]] = {
     "catalog.service.v1/ServiceTypeChanged": ServiceTypeChanged,
     "catalog.site.v1/SiteChanged": SiteChanged,
     "intake.application.v1/ApplicationSubmitted": ApplicationSubmitted,
     "intake.application.v1/ApplicationStatusChanged": ApplicationStatusChanged,
+    "intake.application.v1/AppointmentChangeRequested": AppointmentChangeRequested,
     "routing.decision.v1/ApplicationRouted": ApplicationRouted,
+    "routing.decision.v1/AppointmentRescheduled": AppointmentRescheduled,
+    "routing.decision.v1/AppointmentCancelled": AppointmentCancelled,
+    "routing.decision.v1/AppointmentMissed": AppointmentMissed,
     "site.<site>.inbox.v1/ApplicationForwarded": ApplicationForwarded,
+    "site.<site>.inbox.v1/ResultReturned": ResultReturned,
     "notify.sms.v1/SmsStatusChanged": SmsStatusChanged,
 }
 SNAPSHOT = Path(__file__).with_name("event_schemas.json")
@@ -47,7 +59,7 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") 
             if name not in b.get("properties", {}):
                 problems.append(f"{path}{name}: removed")
                 continue
-            if _type(prop) != _type(b["properties"][name]):
+            if _type(prop) != _type(b["properties"][name]) and not _widened_enum(prop, b["properties"][name]):
                 problems.append(f"{path}{name}: type {_type(prop)} became {_type(b['properties'][name])}")
         for name in set(b.get("required", [])) - set(a.get("required", [])):
             problems.append(f"{path}{name}: new required field")
@@ -59,6 +71,15 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], where: str = "") 
         else:
             compare(definition, new_defs[name], f"{name}.")
     return problems
+
+
+def _widened_enum(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A new value of an enum (a new status) is additive: consumers are deployed before the producer that sends
+    it (one chart release), and an event an old consumer could not read waits in its DLQ for a re-drive."""
+    if "enum" not in old or "enum" not in new:
+        return False
+    rest = {k: v for k, v in old.items() if k != "enum"} == {k: v for k, v in new.items() if k != "enum"}
+    return rest and set(old["enum"]) <= set(new["enum"])
 
 
 def _type(prop: dict[str, Any]) -> str:

@@ -71,7 +71,7 @@ async def test_handler_failing_mid_way_is_redelivered_and_has_exactly_one_effect
         calls.append(event.parcel)
         await conn.execute("INSERT INTO effect VALUES ($1, $2)", event.parcel, event.grams)
         if calls.count(event.parcel) == 1:
-            raise ConnectionError("scale went offline after the write")  # the write is rolled back
+            raise RuntimeError("scale reading refused after the write")  # the write is rolled back
 
     await publish(infra.kafka_bootstrap, topic_name, [weighed("a", 10), weighed("b", 20)])
     broker = KafkaBroker(infra.kafka_bootstrap)

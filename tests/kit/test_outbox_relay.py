@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
+import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,6 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import TypeAdapter
 
 from mpp_contracts.base import IntegrationEvent
+from mpp_devstack._proc import free_port
+from mpp_devstack.faults import TcpGate
 from mpp_devstack.infra import Infra
 from mpp_kit.consumer import InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate
@@ -25,9 +31,12 @@ class ParcelRegistered(IntegrationEvent):
     parcel: str
 
 
-async def read_all(
-    bootstrap: str, topic: str, expected: int, timeout: float = 20
-) -> list[tuple[bytes, dict]]:
+MARKER = "marker"
+
+
+async def read_until_marker(bootstrap: str, topic: str, timeout: float = 30) -> list[tuple[dict, dict]]:
+    """Every event on `topic` up to the marker, published last on the same partition: once the marker is read,
+    anything else the relay did is read too, without waiting a fixed time."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -36,19 +45,19 @@ async def read_all(
         group_id=None,
     )
     await consumer.start()
-    found: list[tuple[bytes, dict]] = []
+    found: list[tuple[dict, dict]] = []
     try:
         async with asyncio.timeout(timeout):
-            while len(found) < expected:
-                batch = await consumer.getmany(timeout_ms=300)
-                for records in batch.values():
-                    found += [(r.value, {k: v.decode() for k, v in r.headers}) for r in records]
-        await asyncio.sleep(0.5)  # anything beyond what we expect would show up now
-        for records in (await consumer.getmany(timeout_ms=300)).values():
-            found += [(r.value, {k: v.decode() for k, v in r.headers}) for r in records]
+            while not found or found[-1][0]["parcel"] != MARKER:
+                record = await consumer.getone()
+                found.append((json.loads(record.value or b"{}"), {k: v.decode() for k, v in record.headers}))
     finally:
         await consumer.stop()
     return found
+
+
+def parcels(found: list[tuple[dict, dict]]) -> list[str]:
+    return [event["parcel"] for event, _ in found if event["parcel"] != MARKER]
 
 
 @pytest.fixture
@@ -64,7 +73,8 @@ async def register_parcels(pool: asyncpg.Pool, topic: str, names: list[str]) -> 
     for name in names:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("INSERT INTO parcel VALUES ($1)", name)
-            await enqueue(conn, topic, name, ParcelRegistered(parcel=name))
+            # One key, so one partition: the order on the topic is the order of the outbox.
+            await enqueue(conn, topic, "parcels", ParcelRegistered(parcel=name))
 
 
 async def test_enqueue_refuses_to_run_outside_a_transaction(pool: asyncpg.Pool, topic_name: str) -> None:
@@ -82,35 +92,85 @@ async def test_rolled_back_business_change_publishes_nothing(pool: asyncpg.Pool,
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_absorbs_duplicate(
+HOLD_DELETES = 0x4D505032
+
+
+async def test_relay_process_killed_after_the_ack_before_the_delete_loses_nothing_and_inbox_absorbs_duplicates(
     infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
 ) -> None:
-    names = [f"parcel-{i}" for i in range(5)]
+    """A relay in its own process is SIGKILLed mid-run, at the moment it deletes a batch: the test holds that
+    DELETE on a lock (a trigger) and kills the process from outside, without touching the relay's code."""
+    names = [f"parcel-{i:02}" for i in range(30)]
     await register_parcels(pool, topic_name, names)
+    await pool.execute(
+        f"""
+        CREATE FUNCTION hold_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_advisory_xact_lock_shared({HOLD_DELETES}); RETURN NULL; END $$;
+        CREATE TRIGGER hold_deletes BEFORE DELETE ON outbox EXECUTE FUNCTION hold_deletes();
+        """
+    )
+    # Like any server, PostgreSQL notices a vanished client within this interval and rolls its statement back.
+    await pool.execute(
+        f'ALTER DATABASE "{database.rsplit("/", 1)[-1]}" SET client_connection_check_interval = 200'
+    )
+    holder = await asyncpg.connect(database)
+    await holder.execute("SELECT pg_advisory_lock($1)", HOLD_DELETES)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("relay_process.py")),
+        database,
+        infra.kafka_bootstrap,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
 
-    crashing = OutboxRelay(database, pool, infra.kafka_bootstrap, lease_s=1)
-    await crashing.start(background=False)  # one pass, driven by hand
+        async def deleting() -> bool:
+            return bool(
+                await pool.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event = 'advisory' AND query LIKE 'DELETE FROM outbox%'"
+                )
+            )
 
-    async def crash(*_args: object) -> None:
-        raise SystemExit("relay killed after the broker acked, before the rows were deleted")
+        await eventually(deleting, timeout=30)
+        batch = {
+            r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox WHERE lease IS NOT NULL")
+        }
+        assert len(batch) == 10, "the relay is deleting its first batch"
+        # It deletes only what the broker acknowledged: the whole batch is on the topic already.
+        reader = AIOKafkaConsumer(
+            topic_name, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await reader.start()
+        try:
+            async with asyncio.timeout(20):
+                on_topic: set[uuid.UUID] = set()
+                while not batch <= on_topic:
+                    on_topic.add(uuid.UUID(json.loads((await reader.getone()).value or b"{}")["event_id"]))
+        finally:
+            await reader.stop()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
 
-    crashing._delete = crash  # type: ignore[method-assign,assignment]
-    with pytest.raises(SystemExit):
-        await crashing.relay_once()
-    await crashing.stop()
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == 5, "rows must survive the crash"
+    await eventually(lambda: _no_relay_connections(pool, database), timeout=20)
+    await holder.close()  # releases the lock: a DELETE still waiting now would go through
+    await pool.execute("DROP TRIGGER hold_deletes ON outbox")
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 30, "no row deleted by the killed relay"
 
     # A new relay takes the rows over once their lease expires, publishes them again and deletes them.
-    await asyncio.sleep(1.2)
-    survivor = OutboxRelay(database, pool, infra.kafka_bootstrap, lease_s=1)
+    survivor = OutboxRelay(database, pool, infra.kafka_bootstrap, lease_s=1, poll_interval_s=0.2)
     await survivor.start()
-    await eventually(lambda: _outbox_empty(pool), timeout=20)
-    await survivor.stop()
+    try:
+        await eventually(lambda: _outbox_empty(pool), timeout=20)
+        await register_parcels(pool, topic_name, [MARKER])
+        on_topic_events = await read_until_marker(infra.kafka_bootstrap, topic_name)
+    finally:
+        await survivor.stop()
+    published = parcels(on_topic_events)
+    assert sorted(published) == sorted(names + names[:10]), "every event at least once; the acked batch twice"
 
-    on_topic = await read_all(infra.kafka_bootstrap, topic_name, expected=10)
-    assert sorted(json.loads(v)["parcel"] for v, _ in on_topic) == sorted(names * 2)
-
-    broker = KafkaBroker(infra.kafka_bootstrap)
+    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
     consumer = InboxConsumer(
         name="parcel-counter",
         topic=topic_name,
@@ -122,10 +182,79 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_inbox_a
     subscribe(consumer, group_id=f"g-{topic_name}")
     async with broker:
         await broker.start()
-        await eventually(lambda: _count(pool, 5), timeout=20)
-        await eventually(lambda: consumer.duplicates == 5, timeout=20)
-    effects = await pool.fetch("SELECT parcel FROM effect ORDER BY parcel")
-    assert [r["parcel"] for r in effects] == sorted(names), "each event has exactly one effect"
+        await eventually(lambda: consumer.processed + consumer.duplicates == len(published) + 1, timeout=30)
+    assert consumer.duplicates == 10
+    effects = await pool.fetch("SELECT parcel FROM effect WHERE parcel <> $1 ORDER BY parcel", MARKER)
+    assert [r["parcel"] for r in effects] == names, "each event has exactly one effect"
+
+
+async def _no_relay_connections(pool: asyncpg.Pool, database: str) -> bool:
+    """Only the test's own connections are left on its database (the killed relay's are gone)."""
+    others = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event = 'advisory'",
+        database.rsplit("/", 1)[-1],
+    )
+    return others == 0
+
+
+async def test_relay_keeps_rows_with_the_error_while_the_broker_refuses_and_publishes_once_it_answers(
+    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
+) -> None:
+    host, _, port = infra.kafka_bootstrap.split(",")[0].rpartition(":")
+    broker_door = TcpGate(host, int(port), port=free_port())  # closed: connections refused
+    relay = OutboxRelay(database, pool, f"127.0.0.1:{broker_door.port}", poll_interval_s=0.2)
+    await relay.start()  # the broker does not answer: not an error, the relay connects later
+    try:
+        await register_parcels(pool, topic_name, ["waiting"])
+
+        async def retried_with_backoff() -> bool:
+            row = await pool.fetchrow(
+                "SELECT attempts, last_error, next_attempt_at > now() AS later FROM outbox"
+            )
+            return row is not None and row["attempts"] >= 2 and row["last_error"] is not None and row["later"]
+
+        await eventually(retried_with_backoff, timeout=20)
+        row = await pool.fetchrow("SELECT last_error, lease FROM outbox")
+        assert "KafkaConnectionError" in row["last_error"] and row["lease"] is None
+
+        await broker_door.open()
+        await eventually(lambda: _outbox_empty(pool), timeout=30)
+        await register_parcels(pool, topic_name, [MARKER])
+        found = await read_until_marker(infra.kafka_bootstrap, topic_name)
+    finally:
+        await relay.stop()
+        await broker_door.close()
+    assert parcels(found) == ["waiting"], "published once the broker answered, and once only"
+
+
+async def test_rows_are_published_by_polling_when_the_listen_connection_is_terminated(
+    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
+) -> None:
+    poll_interval_s = 1.0
+    relay = OutboxRelay(database, pool, infra.kafka_bootstrap, poll_interval_s=poll_interval_s)
+    listening = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = $1"
+    name = database.rsplit("/", 1)[-1]
+    await relay.start()
+    try:
+        await eventually(lambda: _fetch_pid(pool, listening, name), timeout=10)
+        first = await pool.fetchval(listening, name)
+        assert await pool.fetchval("SELECT pg_terminate_backend($1)", first)
+        await register_parcels(pool, topic_name, ["after-terminate"])  # its NOTIFY has no listener
+        started = asyncio.get_running_loop().time()
+        await eventually(lambda: _outbox_empty(pool), timeout=10)
+        assert asyncio.get_running_loop().time() - started < poll_interval_s + 1.0
+        # The listener comes back on a new connection.
+        await eventually(lambda: _fetch_pid(pool, listening, name, not_pid=first), timeout=10)
+        await register_parcels(pool, topic_name, [MARKER])
+        found = await read_until_marker(infra.kafka_bootstrap, topic_name)
+    finally:
+        await relay.stop()
+    assert parcels(found) == ["after-terminate"]
+
+
+async def _fetch_pid(pool: asyncpg.Pool, query: str, name: str, not_pid: int | None = None) -> bool:
+    pid = await pool.fetchval(query, name)
+    return pid is not None and pid != not_pid
 
 
 async def record_effect(conn: asyncpg.Connection, event: ParcelRegistered) -> None:
@@ -136,10 +265,6 @@ async def _outbox_empty(pool: asyncpg.Pool) -> bool:
     return await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-async def _count(pool: asyncpg.Pool, n: int) -> bool:
-    return await pool.fetchval("SELECT count(*) FROM effect") >= n
-
-
 async def test_relay_wakes_on_notify_and_carries_the_writers_trace(
     infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
 ) -> None:
@@ -147,15 +272,17 @@ async def test_relay_wakes_on_notify_and_carries_the_writers_trace(
     # A long polling interval: only NOTIFY can make the relay publish within the test's few seconds.
     relay = OutboxRelay(database, pool, infra.kafka_bootstrap, poll_interval_s=30)
     await relay.start()
-    await asyncio.sleep(0.5)  # let the LISTEN connection come up
+    listening = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = $1"
+    await eventually(lambda: _fetch_pid(pool, listening, database.rsplit("/", 1)[-1]), timeout=10)
     with tracer.start_as_current_span("submit") as span:
         await register_parcels(pool, topic_name, ["traced"])
         trace_id = f"{span.get_span_context().trace_id:032x}"
     try:
         await eventually(lambda: _outbox_empty(pool), timeout=10)
+        await register_parcels(pool, topic_name, [MARKER])
+        [(event, headers), _marker] = await read_until_marker(infra.kafka_bootstrap, topic_name)
     finally:
         await relay.stop()
-    [(value, headers)] = await read_all(infra.kafka_bootstrap, topic_name, expected=1)
-    assert json.loads(value)["parcel"] == "traced"
+    assert event["parcel"] == "traced"
     assert headers["traceparent"].split("-")[1] == trace_id
     assert trace.get_current_span() is not None

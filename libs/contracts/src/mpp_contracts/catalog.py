@@ -5,7 +5,7 @@ Published to compacted topics; a tombstone (a null value) under the same key ret
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,14 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+class RequirementItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    form: Literal["original", "copy", "digital"]
+    optional: bool = False
+
+
 class ServiceAvailability(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -32,6 +40,11 @@ class ServiceAvailability(BaseModel):
     completion_days: int
     requirements: tuple[str, ...] = ()
     originals: tuple[str, ...] = ()  # documents the applicant must bring in original (what to bring)
+    # Each requirement of the standar pelayanan, for the counter's checklist. Absent in older events.
+    checklist: tuple[RequirementItem, ...] = ()
+    # Where the product of a central-only service is collected: back at the origin site (the usual case) or at
+    # the handling site.
+    collected_at: Literal["origin", "handling"] = "origin"
     sites: tuple[str, ...] = ()  # slugs of the sites offering it; central-only services list the central site
     version: int = 1
 
@@ -62,6 +75,7 @@ class AgencyHours(BaseModel):
     slot_minutes: int
     counters: int = 1
     services: tuple[str, ...] | None = None  # None: every service of the agency
+    closed_on: tuple[date, ...] = ()  # days the agency does not serve at this site besides public holidays
 
     def covers(self, service_code: str) -> bool:
         return self.services is None or service_code in self.services
@@ -80,6 +94,11 @@ class SiteState(BaseModel):
     opening_hours: dict[Weekday, Hours] = {}
     schedules: tuple[AgencyHours, ...] = ()
     version: int = 1
+    # Days the site is closed besides public holidays (a local event...).
+    closed_on: tuple[date, ...] = ()
+    # How many days before a central appointment an applicant of this site needs to travel there: 0 allows a
+    # slot the same day (after the current hour), 2 means not before the day after tomorrow. Absent: 1.
+    central_lead_days: int = 1
 
     @property
     def sms_name(self) -> str:

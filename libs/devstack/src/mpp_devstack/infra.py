@@ -48,14 +48,10 @@ def infrastructure(workdir: Path) -> Iterator[Infra]:
         yield Infra(kafka_env, pg_env, "environment")
         return
     if not kafka_env and not pg_env and os.environ.get("MPP_NO_CONTAINERS") != "1" and _docker_answers():
-        from testcontainers.kafka import KafkaContainer
-        from testcontainers.postgres import PostgresContainer
+        from mpp_devstack.containers import ApacheKafkaContainer, postgres_container
 
-        with (
-            KafkaContainer("apache/kafka:4.1.1").with_kraft() as broker,
-            PostgresContainer("postgres:17") as db,
-        ):
-            yield Infra(broker.get_bootstrap_server(), db.get_connection_url(driver=None), "containers")
+        with ApacheKafkaContainer() as broker, postgres_container() as db:
+            yield Infra(broker.get_bootstrap_server(), db.get_connection_url(), "containers")
         return
     kafka = LocalKafka(workdir / "kafka") if not kafka_env else None
     postgres = LocalPostgres(workdir / "postgres") if not pg_env else None

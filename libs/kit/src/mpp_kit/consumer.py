@@ -5,6 +5,10 @@ the inbox and do the handler's work. A duplicate (the inbox row exists) is ackno
 committed only after that transaction (FastStream's NACK_ON_ERROR policy: commit on success, seek back on error);
 never the at-most-once ACK_FIRST default. A message that keeps failing goes to `<topic>.dlq` with the error after
 `max_attempts`, and the consumer goes on with the next. A message that cannot even be parsed goes there at once.
+
+An outage is not the message's fault: when the handler fails because PostgreSQL does not answer (or the DLQ
+publish because Kafka does not), the consumer pauses until the database answers again and redelivers the message
+without spending its attempts, for as long as the outage lasts (`mpp_kit.outage` says what an outage is).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+import stamina
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from mpp_contracts.base import IntegrationEvent
+from mpp_kit.outage import is_outage, is_timeout
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +49,14 @@ class InboxConsumer(Generic[E]):
     broker: KafkaBroker
     max_attempts: int = 5
     retry_backoff_s: float = 0.2
+    # Longest pause in one go while the database is away; then the message is redelivered (which keeps the
+    # consumer polling Kafka, so it stays in its group) and the pause starts again.
+    outage_pause_s: float = 10.0
     _attempts: dict[tuple[str, int, int], int] = field(default_factory=dict)
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    outages: int = 0
 
     async def process(self, msg: Any) -> None:
         record = msg.raw_message
@@ -54,7 +64,7 @@ class InboxConsumer(Generic[E]):
         try:
             event = self.parse(msg.body)
         except ValidationError as exc:
-            await self._dead_letter(msg, f"unreadable event: {exc.errors(include_input=False)}", 1)
+            await self._dead_letter(msg, exc, 1)
             return
         try:
             async with self.pool().acquire() as conn, conn.transaction():
@@ -70,11 +80,23 @@ class InboxConsumer(Generic[E]):
             self.processed += 1
             self._attempts.pop(where, None)
         except Exception as exc:
+            if is_outage(exc):
+                database_answered_at_once = await self._wait_for_database()
+                # A timeout with the database answering at once may be the statement's own slowness: that one
+                # spends an attempt, so a message whose work always times out still ends in the DLQ.
+                if not (is_timeout(exc) and database_answered_at_once):
+                    self.outages += 1
+                    log.warning(
+                        "database unavailable; message will be redelivered without spending an attempt",
+                        extra={"consumer": self.name, "topic": record.topic, "offset": record.offset},
+                    )
+                    raise  # NACK: FastStream seeks back to this offset and delivers it again
             attempts = self._attempts.get(where, 0) + 1
             self._attempts[where] = attempts
             if isinstance(exc, PermanentError) or attempts >= self.max_attempts:
-                # If the DLQ publish itself fails, this raises: the message is redelivered, the count kept.
-                await self._dead_letter(msg, repr(exc), attempts)
+                # If the DLQ publish fails even after the broker outage pause, this raises: the message is
+                # redelivered, its count kept.
+                await self._dead_letter(msg, exc, attempts)
                 self._attempts.pop(where, None)
                 return
             log.warning(
@@ -89,12 +111,32 @@ class InboxConsumer(Generic[E]):
             await asyncio.sleep(self.retry_backoff_s * attempts)
             raise  # NACK: FastStream seeks back to this offset and delivers it again
 
-    async def _dead_letter(self, msg: Any, error: str, attempts: int) -> None:
+    async def _wait_for_database(self) -> bool:
+        """Wait (at most `outage_pause_s`) until the database answers; True if it answered the first probe."""
+        probes = 0
+        try:
+            async for attempt in stamina.retry_context(
+                on=is_outage, attempts=None, timeout=self.outage_pause_s, wait_initial=0.1, wait_max=2.0
+            ):
+                with attempt:
+                    probes += 1
+                    async with self.pool().acquire(timeout=2) as conn:
+                        await conn.fetchval("SELECT 1")
+        except Exception:
+            return False  # still away after the pause: the redelivery will find out again
+        return probes == 1
+
+    async def _dead_letter(self, msg: Any, exc: Exception, attempts: int) -> None:
         record = msg.raw_message
+        if isinstance(exc, ValidationError):
+            error, error_type = f"unreadable event: {exc.errors(include_input=False)}", "unreadable"
+        else:
+            error, error_type = repr(exc), type(exc).__name__
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         headers.update(
             {
                 "dlq-error": error[:2000],
+                "dlq-error-type": error_type,
                 "dlq-consumer": self.name,
                 "dlq-attempts": str(attempts),
                 "dlq-original-topic": record.topic,
@@ -102,9 +144,14 @@ class InboxConsumer(Generic[E]):
                 "dlq-original-offset": str(record.offset),
             }
         )
-        await self.broker.publish(
-            record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers
-        )
+        # The broker away is an outage too: keep trying for a while rather than redeliver at once.
+        async for attempt in stamina.retry_context(
+            on=is_outage, attempts=None, timeout=self.outage_pause_s, wait_initial=0.1, wait_max=2.0
+        ):
+            with attempt:
+                await self.broker.publish(
+                    record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers
+                )
         self.dead_lettered += 1
         log.error(
             "message sent to the DLQ",
@@ -113,6 +160,7 @@ class InboxConsumer(Generic[E]):
                 "topic": record.topic,
                 "offset": record.offset,
                 "attempts": attempts,
+                "error_type": error_type,
             },
         )
 

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mpp_kit.errors import ApiError, ErrorBody, ErrorResponse, FieldProblem, field_path
 from mpp_kit.models import NUL_REASON
+from mpp_kit.outage import OUTAGE_TYPES, is_outage
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -28,6 +29,18 @@ tracer = trace.get_tracer(__name__)
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+OUTAGE_RETRY_AFTER_S = 5
+
+
+def _outage_response() -> JSONResponse:
+    response = _error(
+        503,
+        "dependency_unavailable",
+        "a part this service stands on (database or broker) does not answer; retry later",
+    )
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_S)
+    return response
 
 
 def _error(status: int, code: str, message: str, fields: list[FieldProblem] | None = None) -> JSONResponse:
@@ -230,8 +243,21 @@ def create_app(
         response.headers.update(exc.headers or {})  # e.g. Allow on 405
         return response
 
+    async def _outage(_: Request, exc: Exception) -> JSONResponse:
+        if not is_outage(exc):
+            raise exc  # same class, not an outage (a programming error): the 500 handler below answers
+        log.warning("dependency unavailable; answered 503", extra={"error_type": type(exc).__name__})
+        return _outage_response()
+
+    # Handled in the app (not the last-resort handler), so the request metrics see the 503 and not a 500.
+    for outage_type in OUTAGE_TYPES:
+        app.add_exception_handler(outage_type, _outage)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_outage(exc):  # an outage wrapped in another exception (`raise ... from`)
+            log.warning("dependency unavailable; answered 503", extra={"error_type": type(exc).__name__})
+            return _outage_response()
         log.exception("unhandled error")
         return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
 

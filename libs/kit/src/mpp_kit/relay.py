@@ -6,6 +6,8 @@
   acknowledged. A crash between the two publishes the row again later: consumers absorb that with their inbox.
 - Wakes on LISTEN/NOTIFY on a dedicated connection (a pooled one would lose the listener when released), with a
   polling fallback; failed rows back off exponentially.
+- Connects to the broker lazily and again after a failed connect: while Kafka is away, claimed rows go back with
+  the error and their backoff, and the relay publishes them once the broker answers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
+from mpp_kit.outage import is_outage
 from mpp_kit.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -73,17 +76,34 @@ class OutboxRelay:
         self.published = 0
 
     async def start(self, *, background: bool = True) -> None:
-        """Connect the producer and, unless `background=False` (tests drive `relay_once`), run the loop."""
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            client_id=self._client_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
-        )
-        await self._producer.start()
+        """Try to connect the producer and, unless `background=False` (tests drive `relay_once`), run the loop.
+        A broker that does not answer yet is not an error: `relay_once` connects when it does."""
+        try:
+            await self._connected_producer()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("outbox relay started without the broker; will connect when it answers")
         if background:
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def _connected_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -107,8 +127,11 @@ class OutboxRelay:
                     count = await self.relay_once()
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("outbox relay pass failed; retrying")
+                except Exception as exc:
+                    if is_outage(exc):
+                        log.warning("outbox relay pass failed: database unavailable; retrying")
+                    else:
+                        log.exception("outbox relay pass failed; retrying")
                     count = 0
                 if count < self._batch:
                     self._wake.clear()
@@ -123,12 +146,18 @@ class OutboxRelay:
         """Keep one dedicated LISTEN connection alive; reconnect when it drops."""
         while True:
             conn: asyncpg.Connection | None = None
+            lost = asyncio.Event()
             try:
                 conn = await asyncpg.connect(self._dsn)
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                while not conn.is_closed():
-                    await asyncio.sleep(self._poll * 10)
-                    await conn.fetchval("SELECT 1")  # notices a dead connection (asyncpg #519)
+                self._wake.set()  # a NOTIFY sent while there was no listener is lost: look now
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), self._poll * 10)
+                    if not lost.is_set():
+                        await conn.fetchval("SELECT 1")  # notices a silently dead connection (asyncpg #519)
+                raise ConnectionError("the LISTEN connection was closed")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -146,7 +175,13 @@ class OutboxRelay:
             rows = await conn.fetch(CLAIM, self._batch, self._lease_s, lease)
         if not rows:
             return 0
-        assert self._producer is not None
+        try:
+            producer = await self._connected_producer()
+        except Exception as exc:
+            log.warning("outbox relay cannot reach the broker; rows released with backoff")
+            async with self._pool.acquire() as conn:
+                await conn.executemany(RELEASE, [(row["id"], lease, repr(exc)[:500]) for row in rows])
+            return 0
         sends: list[tuple[Any, asyncio.Future[Any]]] = []
         for row in sorted(rows, key=lambda r: r["id"]):
             headers: dict[str, str] = json.loads(row["headers"])
@@ -156,7 +191,7 @@ class OutboxRelay:
             try:
                 with tracer.start_as_current_span(f"{row['topic']} publish", kind=trace.SpanKind.PRODUCER):
                     propagate.inject(headers)
-                    fut = await self._producer.send(
+                    fut = await producer.send(
                         row["topic"],
                         value=row["payload"],
                         key=row["key"].encode() if row["key"] is not None else None,

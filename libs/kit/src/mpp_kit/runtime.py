@@ -17,6 +17,7 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from prometheus_client import Gauge
 from pydantic import TypeAdapter
 
 from mpp_contracts.topics import Topic
@@ -31,6 +32,10 @@ from mpp_kit.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
+BROKER_REACHABLE = Gauge(
+    "broker_reachable", "1 when the Kafka broker answered the last readiness check, else 0"
+)
+
 
 class ServiceRuntime:
     def __init__(
@@ -40,8 +45,12 @@ class ServiceRuntime:
         migrations: Path | None,
         topics: Iterable[Topic] = (),
         resource: dict[str, str] | None = None,
+        broker_required_for_readiness: bool = True,
     ) -> None:
+        """`broker_required_for_readiness=False`: the service does its job while Kafka is away (its outbox keeps
+        the events), so readiness does not wait for the broker; `broker_reachable` in /metrics still tells."""
         self.settings = settings
+        self._broker_required = broker_required_for_readiness
         self._migrations = migrations
         self._topics = tuple(topics)
         setup_logging(settings.service_name, settings.log_level)
@@ -152,11 +161,14 @@ class ServiceRuntime:
             self._pool = None
 
     async def readiness(self) -> dict[str, bool]:
+        broker = await _broker_ping(self.broker)
+        BROKER_REACHABLE.set(1 if broker else 0)
         checks = {
             "database": self._pool is not None and await ping(self._pool),
-            "broker": await _broker_ping(self.broker),
             "outbox_relay": self.relay is not None and self.relay.running,
         }
+        if self._broker_required:
+            checks["broker"] = broker
         checks.update({name: check() for name, check in self._checks.items()})
         return checks
 

@@ -42,7 +42,10 @@ def unseal(token: str, key: str) -> str:
     version, _, body = token.partition(".")
     if version != _VERSION or not body:
         raise SealingError("unknown sealed-value format")
-    raw = base64.urlsafe_b64decode(body)
+    try:
+        raw = base64.urlsafe_b64decode(body)
+    except ValueError as exc:  # binascii.Error: a damaged token is a sealing error like any other
+        raise SealingError("sealed value is not base64") from exc
     try:
         return _aead(key).decrypt(raw[:12], raw[12:], _VERSION.encode()).decode()
     except Exception as exc:

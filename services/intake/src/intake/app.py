@@ -22,6 +22,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         topics=[INTAKE_APPLICATION, CATALOG_SERVICE, CATALOG_SITE],
         resource={"site.id": settings.site_id},
+        broker_required_for_readiness=False,  # the outbox keeps accepted applications while the broker is away
     )
     catalogue = runtime.read_model(CATALOG_SERVICE, ServiceTypeChanged, lambda e: e.service)
     sites = runtime.read_model(CATALOG_SITE, SiteChanged, lambda e: e.site)
