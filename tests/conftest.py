@@ -1,4 +1,4 @@
-"""Test harness: real Kafka and PostgreSQL for the whole session, found as DESIGN.md says.
+"""Test harness: real Kafka and PostgreSQL for the whole session, found in this order.
 
 Environment addresses (KAFKA_BOOTSTRAP_SERVERS + DATABASE_URL) first, then testcontainers when a Docker engine
 answers, then local processes (mpp_devstack). Any subset of the suite starts only what it asks for.

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("catalog", "intake", "routing", "notify")
-MODULES = ("app.py", "api.py", "handlers.py", "domain.py", "repository.py", "settings.py")
+MODULES = ("app.py", "api.py", "domain.py", "repository.py", "settings.py")
 RETIRED = ("main.py", "service.py")
 # Files are read as text; data sets and lock files are not where a citation would hide.
 TEXT_SUFFIXES = {".py", ".md", ".sql", ".toml", ".yaml", ".yml", ".txt", ".cfg", ".ini", ".json", ".xml"}
@@ -32,6 +32,9 @@ def test_every_service_has_the_one_shape(service: str) -> None:
     assert (root / "migrations").is_dir() and any((root / "migrations").glob("*.sql"))
     retired = [name for name in RETIRED if (root / name).exists()]
     assert not retired, f"{service} still has {retired}"
+    # handlers.py where the service reacts to events (the catalog only publishes), and only there.
+    consumes = "runtime.consume(" in (root / "app.py").read_text()
+    assert (root / "handlers.py").is_file() == consumes, f"{service}: handlers.py if and only if it consumes"
 
 
 @pytest.mark.parametrize("service", SERVICES)

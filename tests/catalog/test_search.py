@@ -8,7 +8,7 @@ import pytest
 
 from catalog.search import FUZZY1, FUZZY2, SearchIndex, content_words, normalize, stem, tokenize
 from catalog.seed import DEFAULT_DATA_DIR, load_catalogue
-from catalog.standards import ServiceType
+from catalog.domain import ServiceType
 
 
 @pytest.fixture(scope="module")

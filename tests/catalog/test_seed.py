@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from catalog.seed import DEFAULT_DATA_DIR, CatalogueError, load_catalogue, main
-from catalog.standards import Catalogue, ServiceType
+from catalog.domain import Catalogue, ServiceType
 
 
 @pytest.fixture(scope="module")

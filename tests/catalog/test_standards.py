@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from catalog.standards import (
+from catalog.domain import (
     Agency,
     AgencySchedule,
     Catalogue,

@@ -1,4 +1,4 @@
-"""DESIGN.md flow 1, end to end, with every service a separate process on the real broker and database.
+"""Flow 1 (docs/architecture.md), end to end, with every service a separate process on the real broker and database.
 
 An operator at Mini MPP Loa Kulu submits "Akta Kelahiran"; routing keeps it local; notify texts the applicant
 through the sandbox provider, which reports it delivered. One trace spans intake to the provider call.

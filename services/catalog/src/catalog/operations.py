@@ -10,7 +10,7 @@ import asyncpg
 
 from catalog import repository
 from catalog.seed import load_catalogue
-from catalog.standards import Catalogue, ServiceType, Site, cross_check
+from catalog.domain import Catalogue, ServiceType, Site, cross_check
 from mpp_kit.errors import (
     ApiError,
     FieldProblem,

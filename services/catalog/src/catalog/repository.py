@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from catalog.standards import Agency, AgencySchedule, Catalogue, ServiceType, Site
+from catalog.domain import Agency, AgencySchedule, Catalogue, ServiceType, Site
 from mpp_contracts.catalog import (
     WEEKDAYS,
     AgencyHours,

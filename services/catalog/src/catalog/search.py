@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from rapidfuzz.distance import OSA
 
-from catalog.standards import Catalogue, ServiceType
+from catalog.domain import Catalogue, ServiceType
 
 # Function words and request verbs that say nothing about which service is meant.
 STOPWORDS: frozenset[str] = frozenset(

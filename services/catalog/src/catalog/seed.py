@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from catalog.standards import Agency, AgencySchedule, Catalogue, ServiceType, Site, cross_check
+from catalog.domain import Agency, AgencySchedule, Catalogue, ServiceType, Site, cross_check
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "kukar"
 

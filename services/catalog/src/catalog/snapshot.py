@@ -10,7 +10,7 @@ import asyncpg
 
 from catalog import repository
 from catalog.search import SearchIndex
-from catalog.standards import Catalogue
+from catalog.domain import Catalogue
 
 log = logging.getLogger(__name__)
 

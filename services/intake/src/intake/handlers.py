@@ -1,1 +1,0 @@
-"""Intake reacts to no event: it only keeps a copy of the catalogue topics, as read models wired in app.py."""
