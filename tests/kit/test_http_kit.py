@@ -55,6 +55,10 @@ def build_app() -> FastAPI:
     async def create_thing(thing: Thing, who: Operator) -> dict[str, str]:
         return {"name": thing.name, "by": who}
 
+    @app.delete("/kit-test/things")
+    async def clear_things(who: Operator) -> dict[str, str]:
+        return {"cleared_by": who}
+
     @app.post("/kit-test/raw")
     async def raw(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
@@ -200,7 +204,8 @@ async def test_405_says_which_methods_are_allowed(client: httpx.AsyncClient) -> 
     answer = await client.get("/kit-test/things")
     assert answer.status_code == 405, answer.text
     assert answer.json()["error"]["code"] == "method_not_allowed"
-    assert answer.headers["Allow"] == "POST"
+    # Both routes on the path, not only the first one Starlette matched.
+    assert answer.headers["Allow"] == "DELETE, POST"
 
 
 async def test_an_unexpected_error_is_a_500_in_the_error_format_and_counted_by_route(

@@ -17,6 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mpp_kit.errors import ApiError, ErrorBody, ErrorResponse, FieldProblem, field_path
@@ -176,6 +177,17 @@ class TracingMiddleware:
             HTTP_REQUESTS.labels(method, _route(scope), str(status)).inc()
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to: Starlette's own Allow names only the first route matching the path
+    (PATCH /admin/services/X said `Allow: PUT` although DELETE is there too)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -231,7 +243,7 @@ def create_app(
         return _error(422, "validation_failed", "some fields are missing or invalid", fields)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {
             404: "not_found",
             405: "method_not_allowed",
@@ -240,7 +252,9 @@ def create_app(
         }
         fields = [FieldProblem(field="body", reason=str(exc.detail))] if exc.status_code == 413 else None
         response = _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), fields)
-        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
         return response
 
     async def _outage(_: Request, exc: Exception) -> JSONResponse:
