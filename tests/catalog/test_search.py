@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from catalog.domain import ServiceType
 from catalog.search import FUZZY1, FUZZY2, SearchIndex, content_words, normalize, stem, tokenize
 from catalog.seed import DEFAULT_DATA_DIR, load_catalogue
-from catalog.domain import ServiceType
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog.seed import DEFAULT_DATA_DIR, CatalogueError, load_catalogue, main
 from catalog.domain import Catalogue, ServiceType
+from catalog.seed import DEFAULT_DATA_DIR, CatalogueError, load_catalogue, main
 
 
 @pytest.fixture(scope="module")

@@ -1,85 +1,77 @@
-"""Booking central appointments on the real database: schedule days, daily quota, parallel desks, horizon."""
+"""Booking central appointments on the real database: the calendar (public holidays, cuti bersama, closures), and
+concurrent bookings never over the quota, none lost, none twice."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import date, time
-from pathlib import Path
-from uuid import uuid4
 
-import asyncpg
-import pytest
-
-import routing
-from mpp_contracts.catalog import AgencyHours, Hours, SiteState
-from mpp_kit.db import create_pool, migrate
-from routing.handlers import book
-
-MIGRATIONS = Path(routing.__file__).parent / "migrations"
-MONDAY = date(2026, 12, 7)
-IMIGRASI = AgencyHours(
-    agency_code="IMIGRASI",
-    days=("mon", "wed"),
-    opens=time(8),
-    closes=time(12),
-    daily_quota=3,
-    slot_minutes=15,
-    counters=2,
-)
-CENTRAL = SiteState(
-    slug="mpp-tenggarong",
-    name="MPP Kukar",
-    kind="central",
-    kemendagri_code="64.02.06",
-    opening_hours={"mon": Hours(opens=time(8), closes=time(9))},
-    schedules=(IMIGRASI,),
-)
+from mpp_contracts.catalog import AgencyHours
+from tests.routing.conftest import CENTRAL, PASPOR, Routing, at, submitted
 
 
-@pytest.fixture
-async def pool(database: str):
-    await migrate(database, MIGRATIONS)
-    async with await create_pool(database, max_size=20) as p:
-        yield p
+def imigrasi(**change: object) -> AgencyHours:
+    return CENTRAL.schedules[0].model_copy(update=change)
 
 
-async def take(pool: asyncpg.Pool, agency: str = "IMIGRASI", today: date = MONDAY, horizon: int = 30):
-    async with pool.acquire() as conn, conn.transaction():
-        return await book(
-            conn,
-            application_id=uuid4(),
-            site=CENTRAL,
-            agency_code=agency,
-            service_code="X",
-            today=today,
-            lead_days=1,
-            horizon_days=horizon,
-        )
+async def first_slot(rt: Routing, origin: str, on: date) -> str:
+    event = submitted(PASPOR.code, site_id=origin, on=on)
+    await rt.handle(event)
+    starts = await rt.starts(event.application_id)
+    assert starts is not None
+    return starts.strftime("%a %Y-%m-%d %H:%M")
 
 
-async def test_slots_follow_schedule_days_desks_and_quota(pool: asyncpg.Pool) -> None:
-    # Submitted on a Monday: the earliest day is Wednesday (Tuesday is not an Imigrasi day).
-    starts = [await take(pool) for _ in range(4)]
-    assert [s.strftime("%a %d %H:%M") for s in starts] == [
-        "Wed 09 08:00",
-        "Wed 09 08:00",
-        "Wed 09 08:15",  # two desks share a slot; the quota is 3
-        "Mon 14 08:00",  # Wednesday full: next schedule day
-    ]
-    assert all(s.utcoffset().total_seconds() == 8 * 3600 for s in starts)
+async def test_christmas_cuti_bersama_and_holiday_are_skipped(rt: Routing) -> None:
+    # Wednesday 23 December 2026 from Kota Bangun (lead 1): Thursday 24th is cuti bersama Natal, Friday 25th
+    # Christmas; Monday 28th is the first day anyone serves.
+    rt.now(at(date(2026, 12, 23), 9))
+    assert await first_slot(rt, "kota-bangun", date(2026, 12, 23)) == "Mon 2026-12-28 08:00"
 
 
-async def test_concurrent_bookings_never_exceed_the_quota(pool: asyncpg.Pool) -> None:
-    starts = await asyncio.gather(*(take(pool, horizon=3) for _ in range(10)))
-    booked = [s for s in starts if s is not None]
-    assert len(booked) == 3, "only Wednesday lies within a 3-day horizon, and it takes 3"
-    assert await pool.fetchval("SELECT max(booked) FROM appointment_day") == 3
+async def test_idul_fitri_and_its_cuti_bersama_are_skipped(rt: Routing) -> None:
+    # Thursday 19 March 2026 (Nyepi, an online application): Friday 20th, Monday 23rd and Tuesday 24th are cuti
+    # bersama Idul Fitri, the 21st and 22nd Idul Fitri itself.
+    rt.now(at(date(2026, 3, 19), 9))
+    assert await first_slot(rt, "loa-kulu", date(2026, 3, 19)) == "Wed 2026-03-25 08:00"
 
 
-async def test_full_horizon_books_nothing(pool: asyncpg.Pool) -> None:
-    assert [await take(pool, horizon=2) for _ in range(4)][-1] is None
+async def test_closures_of_the_site_and_of_the_agency_are_skipped(rt: Routing) -> None:
+    closed = CENTRAL.model_copy(
+        update={
+            "closed_on": (date(2026, 12, 8),),
+            "schedules": (imigrasi(closed_on=(date(2026, 12, 9),)),),
+        }
+    )
+    rt.ctx.sites.items[CENTRAL.slug] = closed
+    assert await first_slot(rt, "kota-bangun", date(2026, 12, 7)) == "Thu 2026-12-10 08:00"
 
 
-async def test_agency_without_schedule_uses_site_opening_hours_in_half_hours(pool: asyncpg.Pool) -> None:
-    starts = [await take(pool, agency="DUKCAPIL", today=date(2026, 12, 6)) for _ in range(3)]
-    assert [s.strftime("%a %d %H:%M") for s in starts] == ["Mon 07 08:00", "Mon 07 08:30", "Mon 14 08:00"]
+async def test_expected_completion_skips_holidays_and_site_closures(rt: Routing) -> None:
+    from tests.routing.conftest import AKTA, TABANG
+
+    rt.ctx.sites.items["tabang"] = TABANG.model_copy(update={"closed_on": (date(2026, 12, 28),)})
+    event = submitted(AKTA.code, on=date(2026, 12, 22))  # Tuesday; three working days
+    await rt.handle(event)
+    # Wed 23 (1), Thu 24 cuti, Fri 25 Natal, Mon 28 closed, Tue 29 (2), Wed 30 (3).
+    assert (await rt.decision(event.application_id))["expected_completion"] == "2026-12-30"
+
+
+async def test_one_hundred_concurrent_bookings_for_thirty_places_a_day(rt: Routing) -> None:
+    # 30 a day: 08:00-12:00 in 15-minute slots at two desks (32 seats).
+    rt.ctx.sites.items[CENTRAL.slug] = CENTRAL.model_copy(
+        update={"schedules": (imigrasi(closes=time(12), daily_quota=30, counters=2),)}
+    )
+    events = [submitted(PASPOR.code, site_id="kota-bangun") for _ in range(100)]
+    await asyncio.gather(*(rt.handle(e) for e in events))
+
+    rows = await rt.pool.fetch("SELECT application_id, day, slot FROM appointment")
+    assert len(rows) == 100 and {r["application_id"] for r in rows} == {e.application_id for e in events}
+    per_day = Counter(r["day"].isoformat() for r in rows)
+    assert per_day == {"2026-12-08": 30, "2026-12-09": 30, "2026-12-10": 30, "2026-12-11": 10}
+    per_seat = Counter((r["day"], r["slot"]) for r in rows)
+    assert max(per_seat.values()) == 2, "two desks: never three applicants in one slot"
+    assert [await rt.held(date(2026, 12, d)) for d in (8, 9, 10, 11)] == [30, 30, 30, 10]
+    decisions = await rt.pool.fetchval("SELECT count(*) FROM routing_decision WHERE outcome = 'central'")
+    assert decisions == 100

@@ -51,7 +51,7 @@ def test_completion_counts_the_days_the_site_opens() -> None:
     from datetime import date, time
 
     from mpp_contracts.catalog import Hours, SiteState
-    from routing.domain import add_working_days
+    from routing.domain import NO_DAYS_OFF, add_working_days
 
     friday = date(2026, 12, 4)
     weekdays = SiteState(
@@ -61,7 +61,53 @@ def test_completion_counts_the_days_the_site_opens() -> None:
         kemendagri_code="64.02.02",
         opening_hours={d: Hours(opens=time(8), closes=time(15)) for d in ("mon", "tue", "wed", "thu", "fri")},
     )
-    assert add_working_days(friday, 1, weekdays) == date(2026, 12, 7)  # Monday
-    assert add_working_days(friday, 5, weekdays) == date(2026, 12, 11)
-    assert add_working_days(friday, 0, weekdays) == friday
-    assert add_working_days(friday, 1, None) == date(2026, 12, 7)
+    assert add_working_days(friday, 1, weekdays, NO_DAYS_OFF) == date(2026, 12, 7)  # Monday
+    assert add_working_days(friday, 5, weekdays, NO_DAYS_OFF) == date(2026, 12, 11)
+    assert add_working_days(friday, 0, weekdays, NO_DAYS_OFF) == friday
+    assert add_working_days(friday, 1, None, NO_DAYS_OFF) == date(2026, 12, 7)
+
+
+def test_the_calendar_knows_public_holidays_and_the_cuti_bersama_of_its_file() -> None:
+    from datetime import date
+
+    from routing.days_off import load_days_off
+    from routing.settings import RoutingSettings
+
+    days_off = load_days_off(RoutingSettings().cuti_bersama_file)
+    assert days_off.name_of(date(2026, 3, 21)) == "Hari Raya Idul Fitri"
+    assert days_off.name_of(date(2026, 3, 23)) == "Cuti bersama Idul Fitri"
+    assert days_off.name_of(date(2027, 12, 24)) == "Cuti bersama Natal"
+    assert days_off.name_of(date(2026, 12, 7)) is None
+
+
+def test_a_cuti_bersama_file_without_its_source_is_refused(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    from routing.days_off import load_days_off
+
+    bad = tmp_path / "cuti.yaml"
+    bad.write_text("days:\n  - {date: 2028-01-03, name: Cuti bersama}\n")
+    with pytest.raises(ValidationError, match="source"):
+        load_days_off(bad)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "offered_here",
+        "central_only",
+        "unknown_service",
+        "not_offered",
+        "quota_full",
+        "rescheduled",
+        "no_slot_to_reschedule",
+        "cancelled",
+        "no_show",
+    ],
+)
+def test_every_reason_has_one_short_sentence_without_digits(reason) -> None:
+    from routing.domain import reason_text
+
+    text = reason_text(reason)
+    assert text.endswith(".") and text.count(".") == 1 and len(text) <= 100
+    assert not any(ch.isdigit() for ch in text)

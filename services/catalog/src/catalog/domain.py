@@ -88,6 +88,12 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
+def _unique_days(values: list[dt.date]) -> list[dt.date]:
+    if len(set(values)) != len(values):
+        raise ValueError("a day is listed twice")
+    return sorted(values)
+
+
 def _documented(pattern: re.Pattern[str], **more: int) -> Any:
     # The rule checked by _check, shown in the JSON schema (OpenAPI) too.
     return Field(json_schema_extra={"pattern": pattern.pattern, **more})
@@ -113,6 +119,9 @@ ShortText = Annotated[str, Field(min_length=1, max_length=160)]
 
 RequirementForm = Literal["original", "copy", "digital"]
 ClockStart = Literal["site", "central"]
+# Where the product of a forwarded (central-only) service is handed over: back at the origin site, or only at the
+# central site that handled it.
+CollectedAt = Literal["origin", "handling"]
 Category = Literal["perizinan", "non_perizinan"]
 DataClass = Literal["umum", "spesifik"]
 """Personal-data class of what the applicant hands over (UU 27/2022 PDP Pasal 4)."""
@@ -240,6 +249,7 @@ class ServiceType(Strict):
     legal_basis: list[Text] = Field(default_factory=list)
     data_class: DataClass = "umum"
     availability: Availability | None = None
+    collected_at: CollectedAt = "origin"
     version: Annotated[int, Field(ge=1)] = 1
     effective_date: dt.date
 
@@ -329,6 +339,11 @@ class Site(Strict):
     opening_hours: OpeningHours
     aliases: list[ShortText] = Field(default_factory=list)
     note: Text | None = None
+    # Days the site is closed besides public holidays and cuti bersama (a local event, a move...).
+    closed_on: Annotated[list[dt.date], AfterValidator(_unique_days)] = Field(default_factory=list)
+    # Days an applicant from here needs before a central appointment (travel): 0 allows the same day, after
+    # the current hour; 2 means not before the day after tomorrow.
+    central_lead_days: Annotated[int, Field(ge=0, le=14)] = 1
 
     @model_validator(mode="after")
     def _kecamatan_level(self) -> Site:
@@ -353,6 +368,8 @@ class AgencySchedule(Strict):
     slot_minutes: Annotated[int, Field(ge=5, le=240)]
     counters: Annotated[int, Field(ge=1, le=50)] = 1
     services: Annotated[list[ServiceCode], AfterValidator(_unique)] | None = None
+    # Days the agency does not serve at this site besides public holidays and cuti bersama.
+    closed_on: Annotated[list[dt.date], AfterValidator(_unique_days)] = Field(default_factory=list)
     note: Text | None = None
 
     @property

@@ -9,8 +9,8 @@ from pathlib import Path
 import asyncpg
 
 from catalog import repository
-from catalog.seed import load_catalogue
 from catalog.domain import Catalogue, ServiceType, Site, cross_check
+from catalog.seed import load_catalogue
 from mpp_kit.errors import (
     ApiError,
     FieldProblem,

@@ -15,6 +15,7 @@ from mpp_contracts.catalog import (
     WEEKDAYS,
     AgencyHours,
     Hours,
+    RequirementItem,
     ServiceAvailability,
     ServiceTypeChanged,
     SiteChanged,
@@ -34,6 +35,10 @@ def availability(catalogue: Catalogue, service: ServiceType) -> ServiceAvailabil
         completion_days=service.completion.completion_days,
         requirements=tuple(r.name for r in service.requirements),
         originals=tuple(r.name for r in service.requirements if r.form == "original" and not r.optional),
+        checklist=tuple(
+            RequirementItem(name=r.name, form=r.form, optional=r.optional) for r in service.requirements
+        ),
+        collected_at=service.collected_at,
         sites=tuple(site.slug for site in catalogue.sites_offering(service)),
         version=service.version,
     )
@@ -53,6 +58,7 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
             slot_minutes=s.slot_minutes,
             counters=s.counters,
             services=tuple(s.services) if s.services is not None else None,
+            closed_on=tuple(s.closed_on),
         )
         for s in catalogue.schedules_for(site_slug=site.slug)
     )
@@ -66,6 +72,8 @@ def site_state(catalogue: Catalogue, site: Site) -> SiteState:
         timezone=site.timezone,
         opening_hours=hours,
         schedules=schedules,
+        closed_on=tuple(site.closed_on),
+        central_lead_days=site.central_lead_days,
     )
 
 

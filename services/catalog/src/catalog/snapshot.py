@@ -9,8 +9,8 @@ import logging
 import asyncpg
 
 from catalog import repository
-from catalog.search import SearchIndex
 from catalog.domain import Catalogue
+from catalog.search import SearchIndex
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ from mpp_kit import http
 from mpp_kit.runtime import ServiceRuntime
 from routing import api, handlers
 from routing.context import RoutingContext
+from routing.days_off import load_days_off
+from routing.no_shows import NoShowSweep
 from routing.settings import RoutingSettings
 
 
@@ -43,10 +45,20 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
             CATALOG_SERVICE, ServiceTypeChanged, lambda e: e.service, before_consuming=True
         ),
         sites=runtime.read_model(CATALOG_SITE, SiteChanged, lambda e: e.site, before_consuming=True),
+        days_off=load_days_off(settings.cuti_bersama_file),
     )
     runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="routing")(
         functools.partial(handlers.on_application, ctx=ctx)
     )
+    sweep = NoShowSweep(ctx)
+
+    @runtime.on_start
+    async def start_sweep() -> None:
+        ctx.pool = runtime.pool
+        await sweep.start()
+
+    runtime.on_stop(sweep.stop)
+    runtime.readiness_check("no-show sweep", lambda: sweep.running)
     app = http.create_app(
         "Mini MPP routing",
         lifespan=runtime.lifespan(),
