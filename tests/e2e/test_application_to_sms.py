@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 
 from mpp_devstack.platform import Platform
+from tests.e2e.conftest import provided_checklist
 
 APPLICANT = {"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"}
 
@@ -31,12 +32,13 @@ def test_counter_application_for_a_local_service_ends_as_one_delivered_sms(platf
             "service_code": "DUKCAPIL-AKTA-LAHIR",
             "channel": "counter",
             "applicant": {**APPLICANT, "phone": phone},
+            "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
         },
         headers={"Idempotency-Key": "e2e-local-1"},
     )
     assert answer.status_code == 201, answer.text
     application = answer.json()
-    assert application["site_id"] == "loa-kulu" and application["queue_ticket"].startswith("A-")
+    assert application["site_id"] == "loa-kulu" and application["queue_ticket"].startswith("DUK-")
 
     sms = platform.wait_for_sms("+6281234561001")
     assert sms["body"].startswith(
@@ -79,7 +81,11 @@ async def sms_status(platform: Platform, message_id: str, timeout: float = 15.0)
 def test_retried_submit_with_the_same_idempotency_key_gets_the_first_answer_and_one_sms(
     platform: Platform,
 ) -> None:
-    body = {"service_code": "DUKCAPIL-AKTA-LAHIR", "applicant": {**APPLICANT, "phone": "0812-3456-1002"}}
+    body = {
+        "service_code": "DUKCAPIL-AKTA-LAHIR",
+        "applicant": {**APPLICANT, "phone": "0812-3456-1002"},
+        "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
+    }
     url = f"{platform.url('intake-tabang')}/applications"
     first = httpx.post(url, json=body, headers={"Idempotency-Key": "retry-me"})
     second = httpx.post(url, json=body, headers={"Idempotency-Key": "retry-me"})
@@ -95,7 +101,11 @@ def test_operator_marks_it_ready_and_the_applicant_is_told_where_to_collect(plat
     operator = {"Authorization": f"Bearer {platform.operator_token('loa-kulu')}"}
     accepted = httpx.post(
         f"{site}/applications",
-        json={"service_code": "DUKCAPIL-AKTA-LAHIR", "applicant": {**APPLICANT, "phone": "0812-3456-1003"}},
+        json={
+            "service_code": "DUKCAPIL-AKTA-LAHIR",
+            "applicant": {**APPLICANT, "phone": "0812-3456-1003"},
+            "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
+        },
     ).json()
     platform.wait_for_sms("+6281234561003")  # received
 
@@ -134,7 +144,11 @@ def test_rejection_needs_a_reason(platform: Platform) -> None:
     operator = {"Authorization": f"Bearer {platform.operator_token('loa-kulu')}"}
     accepted = httpx.post(
         f"{site}/applications",
-        json={"service_code": "DUKCAPIL-AKTA-LAHIR", "applicant": {**APPLICANT, "phone": "0812-3456-1004"}},
+        json={
+            "service_code": "DUKCAPIL-AKTA-LAHIR",
+            "applicant": {**APPLICANT, "phone": "0812-3456-1004"},
+            "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
+        },
     ).json()
     url = f"{site}/applications/{accepted['application_id']}/status"
     refused = httpx.post(url, json={"status": "rejected"}, headers=operator)

@@ -15,6 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from mpp_devstack.platform import Platform
+from tests.e2e.conftest import provided_checklist
 
 
 def test_passport_at_tabang_is_booked_at_the_central_mpp_and_the_applicant_told_when_and_where(
@@ -26,6 +27,7 @@ def test_passport_at_tabang_is_booked_at_the_central_mpp_and_the_applicant_told_
             "service_code": "IMIGRASI-PASPOR-BARU",
             "channel": "counter",
             "applicant": {"name": "Rahmat Hidayat", "nik": "6402121505880003", "phone": "0813-5000-2001"},
+            "checklist": provided_checklist(platform, "IMIGRASI-PASPOR-BARU"),
         },
     )
     assert answer.status_code == 201, answer.text
@@ -59,7 +61,10 @@ async def first_forwarded(platform: Platform, tracking_code: str, timeout: float
                 for records in (await consumer.getmany(timeout_ms=300)).values():
                     for record in records:
                         event = json.loads(record.value)
-                        if event["tracking_code"] == tracking_code:
+                        if (
+                            event["type"] == "application.forwarded"
+                            and event["tracking_code"] == tracking_code
+                        ):
                             return event
     finally:
         await consumer.stop()

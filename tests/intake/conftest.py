@@ -16,16 +16,27 @@ from typing import Any
 import httpx
 import pytest
 
+from intake import handlers
 from intake.app import create_app
 from intake.context import IntakeContext
 from intake.settings import IntakeSettings
-from mpp_contracts.catalog import ServiceAvailability, SiteState
+from mpp_contracts.catalog import RequirementItem, ServiceAvailability, SiteState
+from mpp_contracts.routing import ApplicationRouted, AppointmentEvent
 from mpp_devstack.infra import Infra
 from mpp_kit.sealing import new_key
 
 SERVICE = "TEST-AKTA-LAHIR"
 NOT_OFFERED = "TEST-NOT-OFFERED"
+CHECKED = "TEST-KK-BARU"  # a service with a requirements checklist
+PASSPORT = "TEST-PASPOR"  # central-only, collected back at the origin
+SIM = "TEST-SIM"  # central-only, collected where it is made
+CHECKLIST = (
+    RequirementItem(name="KTP-el", form="original"),
+    RequirementItem(name="Kartu Keluarga", form="copy"),
+    RequirementItem(name="Pas foto", form="digital", optional=True),
+)
 OPERATOR_TOKEN = "op-" + uuid.uuid4().hex
+OTHER_SITE_TOKEN = "op-other-" + uuid.uuid4().hex  # a valid credential bound to another site
 
 
 class SilentRelay:
@@ -50,6 +61,25 @@ class Intake:
     def operator(self, token: str = OPERATOR_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
+    async def handle(self, event: Any) -> None:
+        """Apply an event as the site's consumers would (one transaction); by the topic its type travels on."""
+        topic_of_decisions = isinstance(event, ApplicationRouted) or (
+            isinstance(event, AppointmentEvent) and event.origin_site_id == self.site_id
+        )
+        async with self.context.pool.acquire() as conn, conn.transaction():
+            if topic_of_decisions:
+                await handlers.on_decision(conn, event, self.context)
+            else:
+                await handlers.on_inbox(conn, event, self.context)
+
+    async def outbox(self, topic: str | None = None) -> list[dict[str, Any]]:
+        """The events intake wrote to its outbox for one topic (all when None), oldest first."""
+        async with self.context.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT payload FROM outbox WHERE $1::text IS NULL OR topic = $1 ORDER BY id", topic
+            )
+        return [json.loads(row["payload"]) for row in rows]
+
     async def events(self) -> list[dict[str, Any]]:
         """The events intake wrote to its outbox, oldest first."""
         async with self.context.pool.acquire() as conn:
@@ -67,7 +97,7 @@ async def intake(infra: Infra, database: str, monkeypatch: pytest.MonkeyPatch) -
         kafka_bootstrap_servers=infra.kafka_bootstrap,
         contact_sealing_key=new_key(),
         nik_encryption_key=new_key(),
-        operator_tokens=f"ani:{OPERATOR_TOKEN}",
+        operator_tokens=f"ani:{OPERATOR_TOKEN},budi@elsewhere:{OTHER_SITE_TOKEN}",
     )
     app = create_app(settings)
     context: IntakeContext = app.state.context
@@ -77,14 +107,23 @@ async def intake(infra: Infra, database: str, monkeypatch: pytest.MonkeyPatch) -
         context.sites.items[site_id] = SiteState(
             slug=site_id, name="Mini MPP Test", kind="mini", kemendagri_code="64.02.01"
         )
-        for code, sites in ((SERVICE, (site_id,)), (NOT_OFFERED, ())):
+        services = (
+            (SERVICE, "DUKCAPIL", (site_id,), (), "origin"),
+            (NOT_OFFERED, "DUKCAPIL", (), (), "origin"),
+            (CHECKED, "DUKCAPIL", (site_id,), CHECKLIST, "origin"),
+            (PASSPORT, "IMIGRASI", (site_id,), (), "origin"),
+            (SIM, "POLRES", (site_id,), (), "handling"),
+        )
+        for code, agency, sites, checklist, collected_at in services:
             context.catalogue.items[code] = ServiceAvailability(
                 code=code,
-                name="Penerbitan Akta Kelahiran",
-                agency_code="DUKCAPIL",
+                name="Penerbitan Akta Kelahiran" if code == SERVICE else f"Layanan {code}",
+                agency_code=agency,
                 channel="local",
                 completion_days=1,
                 sites=sites,
+                checklist=checklist,
+                collected_at=collected_at,
             )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:

@@ -40,7 +40,7 @@ async def test_a_good_application_is_accepted_with_its_event(intake: Intake) -> 
     accepted = response.json()
     assert accepted["status"] == "submitted"
     assert accepted["site_id"] == intake.site_id
-    assert accepted["queue_ticket"] == "A-001"
+    assert accepted["queue_ticket"] == "DUK-001"
     [event] = await intake.events()
     assert event["type"] == "application.submitted"
     assert event["tracking_code"] == accepted["tracking_code"]

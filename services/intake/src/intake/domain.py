@@ -1,12 +1,18 @@
-"""Rules of intake that do not touch the database."""
+"""Rules of intake that do not touch the database: codes, the NIK, statuses and who may move them, queue tickets,
+the requirements checklist, and what tracking tells an applicant."""
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from mpp_contracts.catalog import RequirementItem
 from mpp_contracts.intake import ApplicationChannel, ApplicationStatus
+from mpp_contracts.routing import Outcome
 
 # Crockford's base32 without I, L, O, U: nothing an applicant can misread on a basic phone's screen.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -17,6 +23,52 @@ TRACKING_CODE_PATTERN = f"^{_CODE_CHAR}{{4}}-{_CODE_CHAR}{{4}}$"
 NIK_PATTERN = r"^ *(?:[0-9] *){16}$"
 _ASCII_DIGITS = frozenset("0123456789")
 
+# The 38 province codes (kode wilayah) of Kepmendagri No. 100.1.1-6117 Tahun 2022 (kode dan data wilayah
+# administrasi pemerintahan), which added 93-96 for the provinces split from Papua in 2022; a NIK starts with
+# the code of the province where it was issued. Kabupaten/kota codes (digits 3-4) are not checked against a
+# list, for want of a source that ships them (the PyPI package `areaid` 1.1.2 numbers regions with its own ids,
+# not Kemendagri's); "00" is never one.
+PROVINCE_CODES: dict[str, str] = {
+    "11": "Aceh",
+    "12": "Sumatera Utara",
+    "13": "Sumatera Barat",
+    "14": "Riau",
+    "15": "Jambi",
+    "16": "Sumatera Selatan",
+    "17": "Bengkulu",
+    "18": "Lampung",
+    "19": "Kepulauan Bangka Belitung",
+    "21": "Kepulauan Riau",
+    "31": "DKI Jakarta",
+    "32": "Jawa Barat",
+    "33": "Jawa Tengah",
+    "34": "DI Yogyakarta",
+    "35": "Jawa Timur",
+    "36": "Banten",
+    "51": "Bali",
+    "52": "Nusa Tenggara Barat",
+    "53": "Nusa Tenggara Timur",
+    "61": "Kalimantan Barat",
+    "62": "Kalimantan Tengah",
+    "63": "Kalimantan Selatan",
+    "64": "Kalimantan Timur",
+    "65": "Kalimantan Utara",
+    "71": "Sulawesi Utara",
+    "72": "Sulawesi Tengah",
+    "73": "Sulawesi Selatan",
+    "74": "Sulawesi Tenggara",
+    "75": "Gorontalo",
+    "76": "Sulawesi Barat",
+    "81": "Maluku",
+    "82": "Maluku Utara",
+    "91": "Papua",
+    "92": "Papua Barat",
+    "93": "Papua Selatan",
+    "94": "Papua Tengah",
+    "95": "Papua Pegunungan",
+    "96": "Papua Barat Daya",
+}
+
 
 def new_tracking_code() -> str:
     """Eight random characters in two groups (40 bits), e.g. `7F3K-9Q2M`."""
@@ -25,21 +77,23 @@ def new_tracking_code() -> str:
 
 
 def validate_nik(value: str) -> str:
-    """A NIK is 16 digits: province, regency, district (6), birth date DDMMYY (+40 on the day for women), serial.
+    """A NIK is 16 digits: province (2), kabupaten/kota (2), kecamatan (2), birth date DDMMYY (+40 on the day for
+    women), serial (4). Only the shape is checked, not the civil registry.
 
-    Source: Permendagri 72/2019 on the NIK structure; only the shape is checked, not the civil registry.
     Only ASCII 0-9: `str.isdigit()` also takes full-width and Arabic-Indic digits, which were stored as such.
     """
     nik = value.replace(" ", "")
     if len(nik) != 16 or not set(nik) <= _ASCII_DIGITS:
         raise ValueError("must be exactly 16 digits (0-9)")
-    if not 11 <= int(nik[:2]) <= 96:
+    if nik[:2] not in PROVINCE_CODES:
         raise ValueError("does not start with a valid province code")
+    if nik[2:4] == "00" or nik[4:6] == "00":
+        raise ValueError("does not contain a valid kabupaten/kota and kecamatan code")
     day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     if day > 40:
         day -= 40
     try:
-        date(2000 + year, month, day)
+        date(2000 + year, month, day)  # 2000 is a leap year like 1900 is not: 29 Feb is taken either way
     except ValueError:
         raise ValueError("does not contain a valid birth date") from None
     if nik[12:] == "0000":
@@ -47,24 +101,146 @@ def validate_nik(value: str) -> str:
     return nik
 
 
-# The statuses an operator may set: every ApplicationStatus except "submitted", which only a submit gives.
-# A Literal of its own (not the contract's) so that the API refuses "submitted" as a value, with the list of
-# the others; it stays a subset of ApplicationStatus because the event's `status` field type-checks against it.
+# ---- statuses ----------------------------------------------------------------------------------------------
+
+# The statuses an operator may set with a plain status change. `submitted`/`incomplete` come from a submit,
+# `routed_local`/`forwarded`/`refused`/`no_show` and `expected` from routing's events, `checked_in` from a check-in,
+# `sent_to_origin` from marking a forwarded application ready, `cancelled` from a cancel (which takes a reason).
 OperatorStatus = Literal["in_progress", "ready_for_pickup", "completed", "rejected"]
 
-# Which status an operator may move an application to from each status. Final ones lead nowhere.
-TRANSITIONS: dict[ApplicationStatus, frozenset[OperatorStatus]] = {
-    "submitted": frozenset({"in_progress", "ready_for_pickup", "rejected"}),
-    "in_progress": frozenset({"ready_for_pickup", "rejected"}),
+# Every legal move of an application's status, whoever makes it (operator endpoints and routing's events).
+TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
+    "submitted": frozenset(
+        {"routed_local", "forwarded", "refused", "in_progress", "ready_for_pickup", "rejected", "cancelled"}
+    ),
+    "incomplete": frozenset({"routed_local", "forwarded", "refused", "in_progress", "rejected", "cancelled"}),
+    "routed_local": frozenset({"in_progress", "ready_for_pickup", "rejected", "cancelled"}),
+    # Handled at the central site: here it waits for the result (or for the appointment to be given back/missed).
+    "forwarded": frozenset({"ready_for_pickup", "cancelled", "no_show"}),
+    "expected": frozenset({"checked_in", "cancelled", "no_show"}),
+    "checked_in": frozenset({"in_progress", "ready_for_pickup", "sent_to_origin", "rejected"}),
+    "in_progress": frozenset({"ready_for_pickup", "sent_to_origin", "rejected"}),
     "ready_for_pickup": frozenset({"completed"}),
+    "sent_to_origin": frozenset(),
+    "refused": frozenset(),
     "completed": frozenset(),
+    "cancelled": frozenset(),
     "rejected": frozenset(),
+    # A missed appointment may be booked again (routing answers a reschedule request with a new slot).
+    "no_show": frozenset({"forwarded", "expected"}),
+}
+FINAL: frozenset[ApplicationStatus] = frozenset(s for s, moves in TRANSITIONS.items() if not moves)
+# What an operator may choose through `POST /applications/{id}/status`; the other moves have their own endpoint.
+OPERATOR_MOVES: frozenset[ApplicationStatus] = frozenset(
+    {"in_progress", "ready_for_pickup", "completed", "rejected"}
+)
+# Statuses a cancel applies to (the applicant gave up, or the operator on their behalf).
+CANCELLABLE: frozenset[ApplicationStatus] = frozenset(s for s, m in TRANSITIONS.items() if "cancelled" in m)
+
+
+# Routing's outcome for an application of this site, as its status here.
+ROUTED_STATUS: dict[Outcome, ApplicationStatus] = {
+    "local": "routed_local",
+    "central": "forwarded",
+    "refused": "refused",
 }
 
 
-def queue_ticket(number: int, channel: ApplicationChannel) -> str | None:
-    """Counter tickets the operator calls out ("A-007"); online applications take no place in the queue."""
-    return None if channel == "online" else f"A-{number:03d}"
+def may_move(current: ApplicationStatus, new: ApplicationStatus) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def allowed_reason(current: ApplicationStatus, choices: Iterable[ApplicationStatus] | None = None) -> str:
+    """The 409's reason: what `current` may become (through this endpoint when `choices` is given)."""
+    allowed = TRANSITIONS[current] if choices is None else TRANSITIONS[current] & frozenset(choices)
+    return f"allowed from {current}: {', '.join(sorted(allowed)) or 'none (it is final)'}"
+
+
+def ready_status(origin_site_id: str | None, site_id: str, collected_at: str) -> ApplicationStatus:
+    """Where a finished application waits: at this site, or sent back to the site where it was submitted."""
+    if origin_site_id and origin_site_id != site_id and collected_at == "origin":
+        return "sent_to_origin"
+    return "ready_for_pickup"
+
+
+# ---- queue tickets -----------------------------------------------------------------------------------------
+
+# Administrative stems shared by several agency codes (DISHUB, DISDIKBUD...; BPJSKES, BPJSTK): the prefix keeps
+# their first letter and takes the next two from what follows, so those agencies' counters differ on the board.
+_SHARED_STEMS = ("BPJS", "DIS", "DIN")
+
+
+def ticket_prefix(agency_code: str) -> str:
+    """Three letters the counter calls out for an agency: DUKCAPIL -> DUK, IMIGRASI -> IMI, DISHUB -> DHU."""
+    code = re.sub(r"[^A-Z0-9]", "", agency_code.upper()) or "X"
+    for stem in _SHARED_STEMS:
+        rest = code[len(stem) :]
+        if code.startswith(stem) and len(rest) >= 2:
+            return code[0] + rest[:2]
+    return code[:3]
+
+
+def queue_ticket(prefix: str, number: int) -> str:
+    """`DUK-007`: the agency's counter, and the number of the day at that counter (per site, reset at midnight)."""
+    return f"{prefix}-{number:03d}"
+
+
+def gets_ticket_at_submit(channel: ApplicationChannel) -> bool:
+    """At the counter and the kiosk the applicant is there; online, the ticket waits for the arrival."""
+    return channel != "online"
+
+
+# ---- requirements checklist --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecklistOutcome:
+    missing: tuple[str, ...]  # mandatory requirements not provided
+    unknown: tuple[str, ...]  # names the service does not require
+
+
+def check_requirements(
+    required: Iterable[RequirementItem], named: Iterable[str], provided: Iterable[str]
+) -> ChecklistOutcome:
+    """Which mandatory requirements were not provided, and which named ones the service does not require.
+    A service with an empty checklist has nothing to check (and then any names given are simply kept)."""
+    required = tuple(required)
+    names = {item.name for item in required}
+    given = set(provided)
+    return ChecklistOutcome(
+        missing=tuple(item.name for item in required if not item.optional and item.name not in given),
+        unknown=tuple(sorted(set(named) - names)) if required else (),
+    )
+
+
+def missing_note(missing: Iterable[str]) -> str:
+    """The note of an `incomplete` status: what is still missing, as the SMS would say it."""
+    return "Belum lengkap: " + ", ".join(missing)
+
+
+# ---- what tracking tells the applicant ---------------------------------------------------------------------
+
+_NEXT_STEP: dict[ApplicationStatus, str] = {
+    "submitted": "Permohonan sedang diperiksa. Tunggu SMS berikutnya.",
+    "incomplete": "Lengkapi persyaratan yang belum ada di loket tempat Anda mendaftar.",
+    "routed_local": "Permohonan diproses di tempat Anda mendaftar. Tunggu SMS saat siap diambil.",
+    "forwarded": "Datang ke {tempat} sesuai jadwal dan bawa dokumen asli yang diminta.",
+    "refused": "Permohonan tidak dapat dilayani di sini. Lihat alasannya di riwayat.",
+    "expected": "Datang ke {tempat} sesuai jadwal dan bawa dokumen asli yang diminta.",
+    "checked_in": "Anda sudah hadir. Tunggu nomor antrean Anda dipanggil.",
+    "in_progress": "Permohonan sedang diproses. Tunggu SMS saat siap diambil.",
+    "ready_for_pickup": "Dokumen siap diambil di {tempat}. Bawa KTP-el dan kode lacak.",
+    "sent_to_origin": "Dokumen dikirim ke tempat Anda mendaftar. Tunggu SMS saat siap diambil.",
+    "completed": "Selesai. Dokumen sudah diserahkan.",
+    "cancelled": "Permohonan dibatalkan. Daftar lagi bila masih diperlukan.",
+    "rejected": "Permohonan ditolak. Lihat alasannya di riwayat, lalu daftar lagi bila perlu.",
+    "no_show": "Anda tidak hadir pada jadwal. Minta jadwal baru di tempat Anda mendaftar.",
+}
+
+
+def next_step(status: ApplicationStatus, place: str) -> str:
+    """One sentence in Bahasa Indonesia: what the applicant does now."""
+    return _NEXT_STEP[status].format(tempat=place or "lokasi layanan")
 
 
 def first_name(full_name: str) -> str:

@@ -1,34 +1,61 @@
-"""Intake's use cases: submit an application, move it on, show it; a change and its event in one transaction."""
+"""Intake's use cases: submit an application, move it on (by an operator or on an event), show it; a change, its
+history row and its event in one transaction."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from intake import repository
-from intake.domain import TRANSITIONS, first_name, new_tracking_code, queue_ticket
+from intake import domain, repository
 from intake.schemas import (
     ApplicationAccepted,
     ApplicationRequest,
+    ApplicationSummary,
     ApplicationTracking,
     ApplicationView,
+    AppointmentView,
+    ChangeRequested,
+    HistoryEntry,
+    RescheduleRequest,
     StatusChange,
+    TrackingStep,
 )
+from intake.settings import Operator
 from mpp_contracts.catalog import ServiceAvailability, SiteState
-from mpp_contracts.intake import ApplicationStatusChanged, ApplicationSubmitted
-from mpp_contracts.topics import INTAKE_APPLICATION
+from mpp_contracts.intake import (
+    ApplicationStatus,
+    ApplicationStatusChanged,
+    ApplicationSubmitted,
+    AppointmentChangeRequested,
+)
+from mpp_contracts.routing import Appointment, ResultReturned
+from mpp_contracts.topics import INTAKE_APPLICATION, site_inbox
 from mpp_kit.errors import ApiError, FieldProblem, conflict, invalid, not_found
 from mpp_kit.outbox import enqueue
 from mpp_kit.sealing import seal
 
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"  # who changed a status when routing's or another site's event did
+# Where a service's product is collected ("origin" or "handling"), from the catalogue copy.
+CollectedAt = Callable[[str], str]
+
 
 def request_hash(body: ApplicationRequest) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def site_today(site: SiteState) -> date:
+    """The site's own day: tickets reset at midnight where the site is."""
+    return datetime.now(ZoneInfo(site.timezone)).date()
 
 
 def offered_service(service: ServiceAvailability | None, code: str) -> ServiceAvailability:
@@ -38,6 +65,26 @@ def offered_service(service: ServiceAvailability | None, code: str) -> ServiceAv
     if not service.sites:
         raise invalid("service_code", "this service is not offered at any site", "service not offered")
     return service
+
+
+def checked_requirements(body: ApplicationRequest, service: ServiceAvailability) -> tuple[str, ...]:
+    """The mandatory requirements missing from the checklist (accepted only as `incomplete`); else a 422."""
+    outcome = domain.check_requirements(
+        service.checklist,
+        named=[entry.requirement for entry in body.checklist],
+        provided=[entry.requirement for entry in body.checklist if entry.provided],
+    )
+    problems = [
+        FieldProblem(field="checklist", reason=f"not a requirement of this service: {name}")
+        for name in outcome.unknown
+    ]
+    if outcome.missing and not body.accept_incomplete:
+        problems += [FieldProblem(field="checklist", reason=f"missing: {name}") for name in outcome.missing]
+    if body.accept_incomplete and body.channel == "online":
+        problems.append(FieldProblem(field="accept_incomplete", reason="only at the counter or kiosk"))
+    if problems:
+        raise ApiError(422, "validation_failed", "the requirements checklist is not complete", problems)
+    return outcome.missing
 
 
 async def submit(
@@ -52,6 +99,7 @@ async def submit(
     ttl_hours: int,
 ) -> tuple[int, dict[str, object]]:
     """Returns (status code, answer). A retry with the same Idempotency-Key gets the first answer."""
+    missing = checked_requirements(body, service)
     site_id = site.slug
     digest = request_hash(body)
     async with pool.acquire() as conn, conn.transaction():
@@ -69,113 +117,449 @@ async def submit(
                     )
                 return int(previous["status_code"]), dict(json.loads(previous["response"]))
         now = datetime.now(ZoneInfo(site.timezone))  # the queue and the dates follow the site's own day
-        number = await repository.next_queue_number(conn, site_id, now.date())
+        ticket = None
+        if domain.gets_ticket_at_submit(body.channel):
+            prefix = domain.ticket_prefix(service.agency_code)
+            number = await repository.next_ticket_number(conn, site_id, now.date(), prefix)
+            ticket = domain.queue_ticket(prefix, number)
         application_id = uuid4()
-        tracking_code = new_tracking_code()
-        ticket = queue_ticket(number, body.channel)
+        tracking_code = domain.new_tracking_code()
         phone_sealed = seal(body.applicant.phone, contact_key)
+        status: ApplicationStatus = "incomplete" if missing else "submitted"
         await repository.insert_application(
             conn,
             id=application_id,
             tracking_code=tracking_code,
             site_id=site_id,
             service_code=service.code,
+            agency_code=service.agency_code,
             channel=body.channel,
-            status="submitted",
+            status=status,
             applicant_name=body.applicant.name,
             nik_sealed=seal(body.applicant.nik, nik_key),
             nik_last4=body.applicant.nik[-4:],
             phone_sealed=phone_sealed,
             phone_last4=body.applicant.phone[-4:],
             queue_ticket=ticket,
+            ticket_day=now.date() if ticket else None,
+            ticketed_at=now if ticket else None,
             sms_consent=body.sms_consent,
             service_name=service.name,
+            checklist=json.dumps([entry.model_dump(mode="json") for entry in body.checklist]),
+            missing=list(missing),
         )
+        await repository.add_history(conn, application_id, "submitted", None, None, body.channel)
+        key = str(application_id)
         await enqueue(
             conn,
             INTAKE_APPLICATION.name,
-            str(application_id),
+            key,
             ApplicationSubmitted(
                 application_id=application_id,
                 tracking_code=tracking_code,
                 site_id=site_id,
                 service_code=service.code,
                 channel=body.channel,
-                applicant_first_name=first_name(body.applicant.name),
+                applicant_first_name=domain.first_name(body.applicant.name),
                 sealed_phone=phone_sealed,
                 submitted_on=now.date(),
                 sms_consent=body.sms_consent,
             ),
         )
+        if missing:
+            note = domain.missing_note(missing)
+            await repository.add_history(conn, application_id, "incomplete", "submitted", note, body.channel)
+            row = await repository.application(conn, site_id, application_id)
+            assert row is not None
+            await enqueue(
+                conn, INTAKE_APPLICATION.name, key, status_changed(row, site, "submitted", note, body.channel)
+            )
         answer = ApplicationAccepted(
             application_id=application_id,
             tracking_code=tracking_code,
             queue_ticket=ticket,
             site_id=site_id,
             service_code=service.code,
-            status="submitted",
+            status=status,
+            missing=list(missing),
         ).model_dump(mode="json")
         if idempotency_key:
             await repository.store_answer(conn, site_id, idempotency_key, digest, 201, answer)
     return 201, answer
 
 
+# ---- moving an application on ------------------------------------------------------------------------------
+
+
+def status_changed(
+    row: asyncpg.Record, site: SiteState | None, previous: str | None, note: str | None, changed_by: str
+) -> ApplicationStatusChanged:
+    """The event of a change: `site_name` names where the application now is (notify's SMS says it)."""
+    return ApplicationStatusChanged(
+        application_id=row["id"],
+        tracking_code=row["tracking_code"],
+        site_id=row["site_id"],
+        service_code=row["service_code"],
+        status=row["status"],
+        service_name=row["service_name"],
+        site_name=site.sms_name if site else row["site_id"],
+        applicant_first_name=domain.first_name(row["applicant_name"]),
+        sealed_phone=row["phone_sealed"],
+        note=note,
+        sms_consent=row["sms_consent"],
+        previous_status=previous,
+        origin_site_id=row["origin_site_id"],
+        changed_by=changed_by,
+    )
+
+
+async def move(
+    conn: asyncpg.Connection,
+    row: asyncpg.Record,
+    status: ApplicationStatus,
+    *,
+    site: SiteState | None,
+    note: str | None,
+    changed_by: str,
+) -> asyncpg.Record:
+    """Record a legal change (the caller checked it): history, the new status, its event."""
+    await repository.add_history(conn, row["id"], status, row["status"], note, changed_by)
+    updated = await repository.set_status(conn, row["id"], status)
+    await enqueue(
+        conn,
+        INTAKE_APPLICATION.name,
+        str(row["id"]),
+        status_changed(updated, site, row["status"], note, changed_by),
+    )
+    return updated
+
+
+async def move_on_event(
+    conn: asyncpg.Connection,
+    row: asyncpg.Record | None,
+    status: ApplicationStatus,
+    *,
+    site: SiteState | None,
+    note: str | None,
+    event: str,
+) -> asyncpg.Record | None:
+    """An event's change: an unknown application or a move its status does not allow is logged and skipped
+    (redelivering it could never make it legal), never a crash loop."""
+    if row is None:
+        log.warning("event about an application unknown here", extra={"event_type": event, "status": status})
+        return None
+    if not domain.may_move(row["status"], status):
+        log.warning(
+            "event ignored: the application's status does not allow it",
+            extra={
+                "event_type": event,
+                "application_id": str(row["id"]),
+                "from": row["status"],
+                "to": status,
+            },
+        )
+        return None
+    return await move(conn, row, status, site=site, note=note, changed_by=SYSTEM)
+
+
 def _unknown_application() -> ApiError:
     return not_found("no such application at this site", "application_id", "unknown at this site")
 
 
-async def application(pool: asyncpg.Pool, *, site_id: str, application_id: UUID) -> ApplicationView:
-    async with pool.acquire() as conn:
-        row = await repository.application(conn, site_id, application_id)
+async def _locked(conn: asyncpg.Connection, operator: Operator, application_id: UUID) -> asyncpg.Record:
+    """The application, locked for the change, if the operator's site holds it (else the same 404 as unknown)."""
+    row = await repository.application(conn, operator.site_id, application_id, lock=True)
     if row is None:
         raise _unknown_application()
-    return _view(row)
+    return row
+
+
+def _refuse_move(current: str, wanted: str, choices: frozenset[ApplicationStatus] | None = None) -> ApiError:
+    return conflict(
+        "invalid_transition",
+        f"an application {current} cannot become {wanted}",
+        "status",
+        domain.allowed_reason(current, choices),  # type: ignore[arg-type]
+    )
 
 
 async def change_status(
-    pool: asyncpg.Pool, *, site: SiteState, application_id: UUID, change: StatusChange, operator: str
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    operator: Operator,
+    application_id: UUID,
+    change: StatusChange,
+    collected_at: CollectedAt,
 ) -> ApplicationView:
-    """An operator moves an application on; the applicant is told through the event (notify texts them)."""
+    """An operator moves an application on; the applicant is told through the event (notify texts some)."""
+    if change.status == "ready_for_pickup":
+        return await mark_ready(
+            pool,
+            site=site,
+            operator=operator,
+            application_id=application_id,
+            note=change.note,
+            collected_at=collected_at,
+        )
     async with pool.acquire() as conn, conn.transaction():
-        row = await repository.application(conn, site.slug, application_id, lock=True)
-        if row is None:
-            raise _unknown_application()
-        allowed = TRANSITIONS[row["status"]]
-        if change.status not in allowed:
-            raise conflict(
-                "invalid_transition",
-                f"an application {row['status']} cannot become {change.status}",
-                "status",
-                f"allowed from {row['status']}: {', '.join(sorted(allowed)) or 'none (it is final)'}",
+        row = await _locked(conn, operator, application_id)
+        if not domain.may_move(row["status"], change.status):
+            raise _refuse_move(row["status"], change.status, domain.OPERATOR_MOVES)
+        await move(conn, row, change.status, site=site, note=change.note, changed_by=operator.name)
+        return await _view(conn, operator, application_id)
+
+
+async def mark_ready(
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    operator: Operator,
+    application_id: UUID,
+    note: str | None,
+    collected_at: CollectedAt,
+) -> ApplicationView:
+    """Finished: ready for pickup here, or (a forwarded application collected at its origin) sent back there with
+    a ResultReturned on the origin site's inbox, in the same transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, operator, application_id)
+        target = domain.ready_status(row["origin_site_id"], site.slug, collected_at(row["service_code"]))
+        if not domain.may_move(row["status"], target):
+            raise _refuse_move(row["status"], target)
+        await move(conn, row, target, site=site, note=note, changed_by=operator.name)
+        if target == "sent_to_origin":
+            origin = row["origin_site_id"]
+            await enqueue(
+                conn,
+                site_inbox(origin).name,
+                str(application_id),
+                ResultReturned(
+                    application_id=application_id,
+                    tracking_code=row["tracking_code"],
+                    origin_site_id=origin,
+                    handling_site_id=site.slug,
+                    handling_site_name=site.sms_name,
+                    service_code=row["service_code"],
+                    note=note,
+                ),
             )
-        updated = await repository.set_status(conn, application_id, change.status, change.note, operator)
+        return await _view(conn, operator, application_id)
+
+
+async def cancel(
+    pool: asyncpg.Pool, *, site: SiteState, operator: Operator, application_id: UUID, reason: str
+) -> ApplicationView:
+    """The applicant gives up. For a forwarded one the event also tells routing to free the central slot."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, operator, application_id)
+        if not domain.may_move(row["status"], "cancelled"):
+            raise _refuse_move(row["status"], "cancelled")
+        await move(conn, row, "cancelled", site=site, note=reason, changed_by=operator.name)
+        return await _view(conn, operator, application_id)
+
+
+# Where an application has a central appointment to move (origin: forwarded; central: expected; or missed).
+_HAS_APPOINTMENT: frozenset[ApplicationStatus] = frozenset({"forwarded", "expected", "no_show"})
+
+
+async def request_reschedule(
+    pool: asyncpg.Pool, *, operator: Operator, application_id: UUID, body: RescheduleRequest
+) -> ChangeRequested:
+    """Ask routing for another slot; the application changes when routing answers (AppointmentRescheduled)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, operator, application_id)
+        if row["status"] not in _HAS_APPOINTMENT:
+            raise conflict(
+                "no_appointment",
+                f"an application {row['status']} has no central appointment to move",
+                "status",
+                f"allowed from: {', '.join(sorted(_HAS_APPOINTMENT))}",
+            )
+        note = "minta jadwal baru" + (f": {body.reason}" if body.reason else "")
+        await repository.add_history(conn, application_id, row["status"], row["status"], note, operator.name)
         await enqueue(
             conn,
             INTAKE_APPLICATION.name,
             str(application_id),
-            ApplicationStatusChanged(
+            AppointmentChangeRequested(
                 application_id=application_id,
                 tracking_code=row["tracking_code"],
-                site_id=site.slug,
-                service_code=row["service_code"],
-                status=change.status,
-                service_name=row["service_name"],
-                site_name=site.sms_name,
-                applicant_first_name=first_name(row["applicant_name"]),
-                sealed_phone=row["phone_sealed"],
-                note=change.note,
-                sms_consent=row["sms_consent"],
+                site_id=row["site_id"],
+                change="reschedule",
+                not_before=body.not_before,
+                requested_by=operator.name,
+                reason=body.reason,
             ),
         )
-    return _view(updated)
+    return ChangeRequested(application_id=application_id, change="reschedule", status=row["status"])
+
+
+async def check_in(
+    pool: asyncpg.Pool, *, site: SiteState, operator: Operator, application_id: UUID
+) -> ApplicationView:
+    """The applicant is here: an expected arrival becomes checked in; it (and an online application) gets the
+    day's ticket at its agency's counter. Checking in again the same day changes nothing."""
+    today = site_today(site)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, operator, application_id)
+        if row["queue_ticket"] and row["ticket_day"] == today and row["status"] != "expected":
+            return await _view(conn, operator, application_id)
+        arriving = row["status"] == "expected"
+        if not arriving and (row["channel"] != "online" or row["status"] in domain.FINAL):
+            raise _refuse_move(row["status"], "checked_in")
+        prefix = domain.ticket_prefix(row["agency_code"])
+        ticket = domain.queue_ticket(
+            prefix, await repository.next_ticket_number(conn, site.slug, today, prefix)
+        )
+        row = await repository.set_ticket(conn, application_id, ticket, today)
+        note = f"nomor antrean {ticket}"
+        if arriving:
+            await move(conn, row, "checked_in", site=site, note=note, changed_by=operator.name)
+        else:
+            await repository.add_history(
+                conn, application_id, row["status"], row["status"], note, operator.name
+            )
+        return await _view(conn, operator, application_id)
+
+
+# ---- reactions to routing's and other sites' events (inside the consumer's inbox transaction) -------------
+
+
+def appointment_json(appointment: Appointment) -> dict[str, Any]:
+    return appointment.model_dump(mode="json")
+
+
+def appointment_day(appointment: Appointment, site: SiteState | None) -> date:
+    """The appointment's day where it takes place."""
+    zone = ZoneInfo(site.timezone) if site else appointment.starts_at.tzinfo
+    return appointment.starts_at.astimezone(zone).date()
+
+
+async def expect_arrival(
+    conn: asyncpg.Connection,
+    *,
+    site: SiteState | None,
+    site_id: str,
+    case: Any,
+    agency_code: str,
+    phone_last4: str,
+) -> None:
+    """A case forwarded here: the applicant is expected on the appointment's day (same application id)."""
+    appointment = case.appointment
+    inserted = await repository.insert_application(
+        conn,
+        id=case.application_id,
+        tracking_code=case.tracking_code,
+        site_id=site_id,
+        origin_site_id=case.origin_site_id,
+        origin_site_name=case.origin_site_name or case.origin_site_id,
+        service_code=case.service_code,
+        service_name=case.service_name or case.service_code,
+        agency_code=agency_code,
+        channel="counter",  # the applicant comes in person
+        status="expected",
+        applicant_name=case.applicant_first_name,
+        phone_sealed=case.sealed_phone,
+        phone_last4=phone_last4,
+        sms_consent=case.sms_consent,
+        appointment=json.dumps(appointment_json(appointment)) if appointment else None,
+        appointment_day=appointment_day(appointment, site) if appointment else None,
+    )
+    if inserted:
+        note = f"diteruskan dari {case.origin_site_name or case.origin_site_id}"
+        await repository.add_history(conn, case.application_id, "expected", None, note, SYSTEM)
+        row = await repository.application(conn, site_id, case.application_id)
+        assert row is not None
+        await enqueue(
+            conn,
+            INTAKE_APPLICATION.name,
+            str(case.application_id),
+            status_changed(row, site, None, note, SYSTEM),
+        )
+
+
+async def appointment_moved(
+    conn: asyncpg.Connection,
+    row: asyncpg.Record | None,
+    appointment: Appointment | None,
+    *,
+    site: SiteState | None,
+    note: str,
+) -> None:
+    """A new slot (or none free: the old one stays). A missed appointment booked again waits once more."""
+    if row is None or appointment is None or row["status"] in domain.FINAL:
+        return
+    day = appointment_day(appointment, site) if row["origin_site_id"] else None
+    await repository.set_appointment(conn, row["id"], appointment_json(appointment), day)
+    if row["status"] == "no_show":
+        waiting: ApplicationStatus = "expected" if row["origin_site_id"] else "forwarded"
+        await move(conn, row, waiting, site=site, note=note, changed_by=SYSTEM)
+    else:
+        await repository.add_history(conn, row["id"], row["status"], row["status"], note, SYSTEM)
+
+
+# ---- reads -------------------------------------------------------------------------------------------------
+
+
+async def application(pool: asyncpg.Pool, *, operator: Operator, application_id: UUID) -> ApplicationView:
+    async with pool.acquire() as conn:
+        return await _view(conn, operator, application_id)
+
+
+async def queue(
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    operator: Operator,
+    day: date | None,
+    status: str | None,
+    agency_code: str | None,
+    channel: str | None,
+) -> list[ApplicationSummary]:
+    async with pool.acquire() as conn:
+        rows = await repository.queue(
+            conn,
+            operator.site_id,
+            day or site_today(site),
+            status=status,
+            agency_code=agency_code,
+            channel=channel,
+        )
+    return [_summary(row) for row in rows]
+
+
+async def arrivals(
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    operator: Operator,
+    day: date | None,
+    agency_code: str | None,
+    status: str | None,
+) -> list[ApplicationSummary]:
+    async with pool.acquire() as conn:
+        rows = await repository.arrivals(
+            conn, operator.site_id, day or site_today(site), agency_code=agency_code, status=status
+        )
+    return [_summary(row) for row in rows]
+
+
+async def search(
+    pool: asyncpg.Pool, *, site: SiteState, operator: Operator, text: str, limit: int
+) -> list[ApplicationSummary]:
+    async with pool.acquire() as conn:
+        rows = await repository.search(conn, operator.site_id, text.strip(), site_today(site), limit)
+    return [_summary(row) for row in rows]
 
 
 async def track(
-    pool: asyncpg.Pool, *, site_id: str, tracking_code: str, phone_last4: str
+    pool: asyncpg.Pool, *, site_id: str, site_name: str, tracking_code: str, phone_last4: str
 ) -> ApplicationTracking:
-    """Public tracking: the tracking code plus the last four digits of the phone (never the NIK)."""
+    """Public tracking: the tracking code plus the last four digits of the phone (never the NIK, the full name or
+    the phone)."""
     async with pool.acquire() as conn:
         row = await repository.find_by_tracking_code(conn, site_id, tracking_code.upper())
+        steps = await repository.history(conn, row["id"]) if row is not None else []
     if row is None or row["phone_last4"] != phone_last4:
         # Same answer for both: do not reveal that a tracking code exists.
         raise not_found(
@@ -183,10 +567,51 @@ async def track(
             "tracking_code",
             "not found for these phone digits",
         )
-    return ApplicationTracking(**{name: row[name] for name in ApplicationTracking.model_fields})
+    appointment = _appointment(row)
+    waiting_elsewhere = row["status"] in ("forwarded", "expected") and appointment is not None
+    return ApplicationTracking(
+        tracking_code=row["tracking_code"],
+        status=row["status"],
+        service_code=row["service_code"],
+        service_name=row["service_name"],
+        site_id=row["site_id"],
+        updated_at=row["updated_at"],
+        next_step=domain.next_step(
+            row["status"], appointment.site_name if waiting_elsewhere and appointment else site_name
+        ),
+        appointment=appointment,
+        history=[
+            TrackingStep(status=s["status"], at=s["changed_at"], note=s["note"])
+            for s in steps
+            if s["status"] != s["previous_status"]  # status changes only, not the operators' own notes
+        ],
+    )
 
 
-def _view(row: asyncpg.Record) -> ApplicationView:
+def _appointment(row: asyncpg.Record) -> AppointmentView | None:
+    return AppointmentView(**json.loads(row["appointment"])) if row["appointment"] else None
+
+
+def _summary(row: asyncpg.Record) -> ApplicationSummary:
+    return ApplicationSummary(
+        application_id=row["id"],
+        **{k: row[k] for k in ApplicationSummary.model_fields if k != "application_id"},
+    )
+
+
+async def _view(conn: asyncpg.Connection, operator: Operator, application_id: UUID) -> ApplicationView:
+    row = await repository.application(conn, operator.site_id, application_id)
+    if row is None:
+        raise _unknown_application()
+    fields = {
+        k: row[k]
+        for k in ApplicationView.model_fields
+        if k not in ("application_id", "appointment", "history", "missing")
+    }
     return ApplicationView(
-        application_id=row["id"], **{k: row[k] for k in ApplicationView.model_fields if k != "application_id"}
+        application_id=row["id"],
+        appointment=_appointment(row),
+        missing=list(row["missing"]),
+        history=[HistoryEntry(**dict(entry)) for entry in await repository.history(conn, application_id)],
+        **fields,
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -33,6 +33,10 @@ def _phone(value: str) -> str:
 Nik = Annotated[str, AfterValidator(validate_nik), Field(json_schema_extra={"pattern": NIK_PATTERN})]
 Phone = Annotated[str, Field(min_length=5, max_length=32), AfterValidator(_phone)]
 ServiceCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,63}$")]
+AgencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$")]
+# A short reason an operator gives; it may be texted to the applicant, so never personal data.
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=60)]
+Form = Literal["original", "copy", "digital"]
 
 
 class Applicant(ApiModel):
@@ -40,8 +44,9 @@ class Applicant(ApiModel):
 
     name: str = Field(min_length=1, max_length=120, description="Full name as on the KTP")
     nik: Nik = Field(
-        description="Nomor Induk Kependudukan: 16 ASCII digits 0-9 (spaces ignored): province code 11-96, "
-        "regency, district, birth date DDMMYY (day + 40 for women), a serial other than 0000",
+        description="Nomor Induk Kependudukan: 16 ASCII digits 0-9 (spaces ignored): a province code of "
+        "Kepmendagri 100.1.1-6117/2022 (11-96, 38 codes), kabupaten/kota and kecamatan codes other than 00, "
+        "birth date DDMMYY (day + 40 for women), a serial other than 0000",
         examples=["6402024101900001"],
     )
     phone: Phone = Field(
@@ -52,6 +57,29 @@ class Applicant(ApiModel):
     )
 
 
+class DocumentReference(ApiModel):
+    """A scanned or uploaded document, stored elsewhere: its id and the SHA-256 of its bytes (never the bytes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="lower-case hex SHA-256 of the document")
+
+
+class ProvidedRequirement(ApiModel):
+    """One line of the counter's checklist: a requirement of the service, and in which form it was provided."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    requirement: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The requirement's name, as the catalogue's checklist says it",
+    )
+    provided: Form | None = Field(default=None, description="How it was provided; null when it was not")
+    document: DocumentReference | None = None
+
+
 class ApplicationRequest(ApiModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -59,6 +87,19 @@ class ApplicationRequest(ApiModel):
     channel: ApplicationChannel = "counter"
     applicant: Applicant
     sms_consent: bool = Field(default=True, description="False when the applicant declines SMS notifications")
+    checklist: list[ProvidedRequirement] = Field(
+        default=[],
+        max_length=50,
+        description="For each requirement of the service's checklist, whether and how it was provided. A "
+        "mandatory requirement not provided is a 422 listing them (field `checklist`), unless "
+        "`accept_incomplete`; a name the service does not require is a 422 too",
+    )
+    accept_incomplete: bool = Field(
+        default=False,
+        description="At the counter or kiosk: the operator accepts the application with mandatory requirements "
+        "missing; its status is then `incomplete` and the missing ones are named in the event's note. Refused "
+        "(422) online",
+    )
 
 
 class StatusChange(ApiModel):
@@ -74,7 +115,10 @@ class StatusChange(ApiModel):
         },
     )
 
-    status: OperatorStatus = Field(description="The new status (never `submitted`, which only a submit sets)")
+    status: OperatorStatus = Field(
+        description="The new status. Others have their own endpoints: check-in, ready, cancel; `submitted`, "
+        "`incomplete` and routing's statuses are never set by hand"
+    )
     # Goes into the applicant's SMS when rejected: short, and never personal data.
     note: str | None = Field(
         default=None,
@@ -92,23 +136,82 @@ class StatusChange(ApiModel):
         return note
 
 
+class Cancellation(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = Field(description="Why, in a few words (never personal data)")
+
+
+class RescheduleRequest(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    not_before: date | None = Field(default=None, description="The first day the applicant can come")
+    reason: Reason | None = None
+
+
+class ReadyMark(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Reason | None = Field(
+        default=None, description="For the site where it is collected (never personal data)"
+    )
+
+
+class AppointmentView(BaseModel):
+    site_id: str
+    site_name: str
+    starts_at: datetime
+    bring: list[str] = []
+
+
+class HistoryEntry(BaseModel):
+    status: ApplicationStatus
+    previous_status: ApplicationStatus | None
+    note: str | None
+    changed_by: str = Field(
+        description="an operator's name, or `system` for routing's and other sites' events"
+    )
+    changed_at: datetime
+
+
+class ApplicationSummary(BaseModel):
+    """One line of the queue, the arrivals or a search: no NIK, no phone."""
+
+    application_id: UUID
+    tracking_code: str
+    queue_ticket: str | None
+    status: ApplicationStatus
+    service_code: str
+    service_name: str
+    agency_code: str
+    channel: ApplicationChannel
+    applicant_name: str
+    origin_site_id: str | None
+    appointment_starts_at: datetime | None
+
+
 class ApplicationView(BaseModel):
     """What an operator sees: never the full NIK or phone number."""
 
     application_id: UUID
     tracking_code: str
     site_id: str
+    origin_site_id: str | None = Field(description="where it was submitted, when forwarded to this site")
     service_code: str
     service_name: str
+    agency_code: str
     channel: ApplicationChannel
     status: ApplicationStatus
-    applicant_name: str
-    nik_last4: str
+    applicant_name: str = Field(description="the full name; at the handling site the first name only")
+    nik_last4: str | None = Field(description="null at the handling site (the NIK never leaves the origin)")
     phone_last4: str
     queue_ticket: str | None
     sms_consent: bool
+    appointment: AppointmentView | None
+    missing: list[str] = Field(description="mandatory requirements not provided at submit")
     submitted_at: datetime
     updated_at: datetime
+    history: list[HistoryEntry]
 
 
 class ApplicationAccepted(BaseModel):
@@ -118,13 +221,30 @@ class ApplicationAccepted(BaseModel):
     site_id: str
     service_code: str
     status: ApplicationStatus
+    missing: list[str] = []
+
+
+class ChangeRequested(BaseModel):
+    application_id: UUID
+    change: Literal["reschedule", "cancel"]
+    status: ApplicationStatus = Field(description="unchanged until routing answers")
+
+
+class TrackingStep(BaseModel):
+    status: ApplicationStatus
+    at: datetime
+    note: str | None
 
 
 class ApplicationTracking(BaseModel):
-    """What public tracking shows: where the application stands, nothing personal."""
+    """What public tracking shows: where the application stands and what comes next, nothing personal."""
 
     tracking_code: str
     status: ApplicationStatus
     service_code: str
+    service_name: str
     site_id: str
     updated_at: datetime
+    next_step: str = Field(description="what the applicant does now, in Bahasa Indonesia")
+    appointment: AppointmentView | None
+    history: list[TrackingStep]

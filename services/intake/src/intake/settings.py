@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field, SecretStr
 
 from mpp_kit.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who acts through the operator API: a name (recorded with each change) bound to one site."""
+
+    name: str
+    site_id: str
 
 
 class IntakeSettings(ServiceSettings):
@@ -13,11 +23,17 @@ class IntakeSettings(ServiceSettings):
     nik_encryption_key: SecretStr = SecretStr("")
     # How long a stored Idempotency-Key answer is replayed; after that the key may be used again.
     idempotency_ttl_hours: int = Field(default=24, ge=1)
-    # Operators of this site, as `name:token` pairs separated by commas. A secret. Each intake deployment serves
-    # one site and holds only its operators' tokens, so an operator can never reach another site's applications.
+    # Operators, as `name:token` (an operator of this site) or `name@site:token` (an operator bound to that site)
+    # pairs separated by commas. A secret. An operator sees only the applications of the site their credential
+    # is bound to: here, another site's operator finds nothing (404), never a hint that something exists.
     operator_tokens: SecretStr = SecretStr("")
 
-    def operators(self) -> dict[str, str]:
-        """token -> operator name."""
-        pairs = [p.strip() for p in self.operator_tokens.get_secret_value().split(",") if p.strip()]
-        return {token: name for name, _, token in (p.partition(":") for p in pairs) if token}
+    def operators(self) -> dict[str, Operator]:
+        """token -> operator."""
+        found: dict[str, Operator] = {}
+        for pair in self.operator_tokens.get_secret_value().split(","):
+            who, _, token = pair.strip().partition(":")
+            name, _, site = who.partition("@")
+            if token and name:
+                found[token] = Operator(name, site or self.site_id)
+        return found
