@@ -1,11 +1,13 @@
-"""A platform of its own for notify's fault tests (they kill and restart notify), and the tally they report.
+"""Helpers of notify's fault tests: a stream of submits through intake, and the tally each scenario reports.
 
-Import the fixture explicitly: ``from tests.faults.notify_fixtures import notify_platform  # noqa: F401``.
-
-Every scenario submits a stream of applications through intake (one phone number per application, so the SMS
-an application got are the sandbox's messages to its number) and ends with a ``Tally``: accepted, delivered
-once, lost, duplicated. The tally is printed (``pytest -s``) before anything is asserted, so a run on older code
+Every scenario submits applications through intake (one phone number per application, so the SMS an
+application got are the sandbox's messages to its number) and ends with a ``Tally``: accepted, delivered once,
+lost, duplicated. The tally is printed (``pytest -s``) before anything is asserted, so a run on older code
 still gives its figures.
+
+The tests run on the session's ``platform`` (tests/conftest.py), not a platform of their own: two platforms on
+one broker share the consumer groups (``notify-routing``...), so one platform's notify would take part of the
+other's events.
 """
 
 from __future__ import annotations
@@ -13,39 +15,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
-from mpp_devstack.infra import Infra
 from mpp_devstack.platform import Platform
 
 SITE = "loa-kulu"
 SERVICE = "DUKCAPIL-AKTA-LAHIR"  # handled at the site: one "received" SMS per application
-
-
-@pytest.fixture(scope="module")
-def notify_platform(
-    infra: Infra, tmp_path_factory: pytest.TempPathFactory, platform_secrets: dict[str, str]
-) -> Iterator[Platform]:
-    running = Platform(
-        Path(tmp_path_factory.mktemp("notify-faults")),
-        infra.kafka_bootstrap,
-        infra.pg_admin_dsn,
-        sites=(SITE,),
-        db_prefix=f"nf{uuid.uuid4().hex[:6]}",
-    )
-    try:
-        running.start(platform_secrets)
-        yield running
-    finally:
-        running.stop()
 
 
 def phone(scenario: int, index: int, special: str | None = None) -> str:
@@ -62,6 +42,7 @@ def e164(national: str) -> str:
 class Tally:
     scenario: str
     accepted: list[str] = field(default_factory=list)  # national numbers of accepted applications
+    application_ids: dict[str, str] = field(default_factory=dict)  # national number -> application id
     sms_per_phone: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -96,12 +77,16 @@ class Tally:
         return text
 
 
-async def submit_stream(
-    platform: Platform, phones: list[str], per_second: float, tally: Tally
-) -> None:
+async def submit_stream(platform: Platform, phones: list[str], per_second: float, tally: Tally) -> None:
     """Submit one application per phone number through intake at ``per_second``; keep the accepted ones."""
     url = f"{platform.url(f'intake-{SITE}')}/applications"
     async with httpx.AsyncClient(timeout=30) as client:
+        service = (await client.get(f"{platform.url('catalog')}/services/{SERVICE}")).json()
+        checklist = [
+            {"requirement": r["name"], "provided": r["form"]}
+            for r in service.get("requirements", [])
+            if not r.get("optional")
+        ]
 
         async def one(number: str) -> None:
             answer = await client.post(
@@ -110,11 +95,15 @@ async def submit_stream(
                     "service_code": SERVICE,
                     "channel": "counter",
                     "applicant": {"name": "Siti Aminah", "nik": "6402024101900001", "phone": number},
+                    "checklist": checklist,  # every mandatory requirement, as the counter checks them
                 },
                 headers={"Idempotency-Key": f"fault-{number}"},
             )
             if answer.status_code == 201:
                 tally.accepted.append(number)
+                tally.application_ids[number] = answer.json()["application_id"]
+            else:
+                print(f"submit refused: {answer.status_code} {answer.text[:300]}")
 
         tasks = []
         for number in phones:
@@ -137,7 +126,9 @@ async def sql(platform: Platform, query: str, *args: Any) -> list[asyncpg.Record
 
 
 def sandbox(platform: Platform, what: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = httpx.get(f"{platform.url('sms-sandbox')}/_sandbox/{what}", timeout=10).json()
+    found: list[dict[str, Any]] = httpx.get(
+        f"{platform.url('sms-sandbox')}/_sandbox/{what}", timeout=10
+    ).json()
     return found
 
 

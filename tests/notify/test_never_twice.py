@@ -97,16 +97,6 @@ async def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -
 REPOSITORY = Path(__file__).parents[2]
 
 
-def restart_notify_from(platform: Platform, factory: str) -> None:
-    """Restart notify from another ASGI factory (a test launcher); any later restart uses its own again."""
-    own = platform.processes["notify"].module
-    platform.processes["notify"].module = factory
-    try:
-        platform.restart("notify", {"PYTHONPATH": str(REPOSITORY)})
-    finally:
-        platform.processes["notify"].module = own
-
-
 def exited(platform: Platform, name: str) -> Callable[[], Any]:
     async def check() -> int | None:
         return platform.processes[name].proc.poll()
@@ -124,7 +114,9 @@ async def test_crash_between_the_provider_call_and_its_record_sends_once(
         return not await sql(platform, "SELECT 1 FROM sms_message WHERE status = 'created'")
 
     await wait_for(nothing_else_to_send, "earlier messages to be sent", timeout=60)
-    restart_notify_from(platform, "tests.notify.crashing_notify:create_app")
+    platform.restart(
+        "notify", {"PYTHONPATH": str(REPOSITORY)}, module="tests.notify.crashing_notify:create_app"
+    )
     try:
         await publish(platform, event)
         assert await wait_for(exited(platform, "notify"), "notify to crash after the provider call") == (

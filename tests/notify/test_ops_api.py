@@ -78,9 +78,10 @@ async def test_unknown_and_malformed_requests(stack: Any) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     malformed = await stack.client.get("/messages/not-a-uuid", headers=auth(stack))
     assert malformed.status_code == 422
-    no_filter = await stack.client.get("/messages", headers=auth(stack))
+    bad_filter = await stack.client.get("/messages", params={"unconfirmed_for_s": "-1"}, headers=auth(stack))
     assert (
-        no_filter.status_code == 422 and no_filter.json()["error"]["fields"][0]["field"] == "application_id"
+        bad_filter.status_code == 422
+        and bad_filter.json()["error"]["fields"][0]["field"] == "unconfirmed_for_s"
     )
     too_many = await stack.client.get(
         "/messages", params={"application_id": str(uuid4()), "limit": 10_000}, headers=auth(stack)

@@ -20,14 +20,28 @@ pytestmark = pytest.mark.slow
 NIK = "6402024101900001"
 
 
+SERVICE = "DUKCAPIL-AKTA-LAHIR"
+
+
+def complete_checklist(platform: Platform) -> list[dict[str, str]]:
+    """Every mandatory requirement of the service, provided in the form the catalogue asks for."""
+    service = httpx.get(f"{platform.url('catalog')}/services/{SERVICE}", timeout=10).json()
+    return [
+        {"requirement": r["name"], "provided": r["form"]}
+        for r in service["requirements"]
+        if not r.get("optional")
+    ]
+
+
 def submit(platform: Platform, phone: str, *, consent: bool = True) -> dict[str, Any]:
     answer = httpx.post(
         f"{platform.url('intake-loa-kulu')}/applications",
         json={
-            "service_code": "DUKCAPIL-AKTA-LAHIR",
+            "service_code": SERVICE,
             "channel": "counter",
             "applicant": {"name": "Siti Aminah", "nik": NIK, "phone": phone},
             "sms_consent": consent,
+            "checklist": complete_checklist(platform),
         },
         timeout=10,
     )

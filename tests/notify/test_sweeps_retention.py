@@ -17,11 +17,13 @@ POLICY = sweeps.SweepPolicy(stuck_after_s=3600, created_max_age_s=7 * 86400, sta
 
 
 async def with_status(stack: Any, status: str, *, age: timedelta, suffix: str = "0001") -> UUID:
-    """A message in ``status`` whose last change (and creation) was ``age`` ago."""
+    """A message in ``status`` whose last change (and creation) was ``age`` ago; a `sending` one was called
+    then (the provider may have it)."""
     return await stack.new_message(
         stack.number(suffix),
         then="UPDATE sms_message SET status = $2, created_at = now() - $3::interval,"
-        " updated_at = now() - $3::interval, next_attempt_at = now() - $3::interval WHERE id = $1",
+        " updated_at = now() - $3::interval, next_attempt_at = now() - $3::interval,"
+        " call_started_at = CASE WHEN $2 = 'sending' THEN now() - $3::interval END WHERE id = $1",
         then_args=(status, age),
     )
 

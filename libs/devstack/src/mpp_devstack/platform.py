@@ -1,4 +1,5 @@
-"""The whole platform as local processes: catalog, routing, notify, one intake per site, the sandbox SMS provider.
+"""The whole platform as local processes: catalog, routing, notify, one intake per site, the web, the sandbox SMS
+provider.
 
 Used by `make up` (a person uses it) and by the end-to-end tests (the same processes, the same wiring).
 Each service gets its own database on the given PostgreSQL server, as in production.
@@ -7,16 +8,20 @@ Each service gets its own database on the given PostgreSQL server, as in product
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import asyncpg
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from mpp_devstack._proc import DevstackError, free_port, stop_process, wait_until
 
@@ -35,6 +40,18 @@ class Process:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def signing_key_pair() -> tuple[str, str]:
+    """A fresh Ed25519 key pair as PEM (private, public)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public.decode()
 
 
 async def create_database(admin_dsn: str, name: str) -> str:
@@ -136,6 +153,8 @@ class Platform:
             self._env(**common, service_name="catalog", database_url=dsns["catalog"]),
         )
         self._wait_ready(["catalog"], timeout)
+        # The console signs operators' tokens for intake with this key; intakes hold its public half.
+        console_private_key, console_public_key = signing_key_pair()
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         self._spawn(
             "notify",
@@ -173,10 +192,45 @@ class Platform:
                     site_id=site,
                     database_url=dsns[f"intake-{site}"],
                     operator_tokens=f"operator-{site}:{self.operator_token(site)}",
+                    intake_token_public_key=console_public_key,
                 ),
             )
+        self._spawn("web", "web.app:create_app", self._web_env(console_private_key))
         self._wait_ready(list(self.processes), timeout)
         return self
+
+    def web_logins(self) -> list[tuple[str, str, str, str]]:
+        """Development accounts of the web console: (username, password, role, site), an operator and a
+        supervisor per site; the password is the site's operator token (random per checkout with `make up`)."""
+        return [
+            (f"{prefix}-{site}", self.operator_token(site), role, site)
+            for site in self.sites
+            for prefix, role in (("petugas", "operator"), ("supervisor", "supervisor"))
+        ]
+
+    def _web_env(self, signing_key: str) -> dict[str, str]:
+        from web.accounts import hash_password  # the web's own hashing (argon2id): only it reads the accounts
+
+        accounts = [
+            {
+                "username": user,
+                "name": user,
+                "role": role,
+                "site": site,
+                "password_hash": hash_password(password),
+            }
+            for user, password, role, site in self.web_logins()
+        ]
+        return self._env(
+            service_name="web",
+            catalog_url=self.url("catalog"),
+            intake_urls=",".join(f"{site}={self.url('intake-' + site)}" for site in self.sites),
+            session_secret=token_urlsafe(32),
+            token_signing_key=signing_key,
+            accounts=json.dumps(accounts),
+            # Plain http on 127.0.0.1 here; production serves the web over HTTPS with Secure cookies.
+            cookie_secure="false",
+        )
 
     async def _databases(self) -> dict[str, str]:
         names = ["catalog", "routing", "notify", *[f"intake-{s}" for s in self.sites]]
@@ -218,21 +272,30 @@ class Platform:
         self.processes[name].proc.wait(10)
 
     def restart(
-        self, name: str, env: dict[str, str] | None = None, *, wait: bool = True, timeout: float = 60.0
+        self,
+        name: str,
+        env: dict[str, str] | None = None,
+        *,
+        module: str | None = None,
+        wait: bool = True,
+        timeout: float = 60.0,
     ) -> Process:
         """Stop one service (SIGTERM; a dead one is just replaced) and start it again on the same port.
 
-        ``env`` adds or overrides environment variables for this start only: a later ``restart(name)`` is back
-        to the service's usual environment.
+        ``env`` adds or overrides environment variables, and ``module`` replaces the ASGI factory (a test
+        launcher), for this start only: a later ``restart(name)`` is back to the service's usual ones.
         """
         old = self.processes[name]
         if old.module is None:
             raise DevstackError(f"{name} cannot be restarted")
         stop_process(old.proc)
         process = self._spawn(
-            name, old.module, {**old.env, **{k.upper(): v for k, v in (env or {}).items()}}, old.port
+            name,
+            module or old.module,
+            {**old.env, **{k.upper(): v for k, v in (env or {}).items()}},
+            old.port,
         )
-        process.env = old.env
+        process.env, process.module = old.env, old.module
         if wait:
             self._wait_ready([name], timeout)
         return process

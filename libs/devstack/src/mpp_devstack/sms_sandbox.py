@@ -26,7 +26,9 @@ Delivery reports
 After accepting a message, and when a webhook URL is configured, a background task posts
 ``{"reports": [{"reference", "provider_message_id", "status", "error_code"}]}`` to it with
 ``Authorization: Bearer <webhook token>``; ``status`` is ``delivered``, ``undelivered`` or ``failed``. A
-transport error or a 5xx answer is retried (3 attempts, 0.5 s then 1 s apart).
+transport error or a 5xx answer is retried for about a minute (8 attempts, 0.5 s doubling to 30 s apart, longer
+when the answer's Retry-After asks so), as real providers retry callbacks (Twilio's connection overrides
+``#rc=..&rp=..``): a webhook restarting or without its database must not lose reports.
 
 Special numbers (by the last four digits of the recipient, like GOV.UK Notify's research-mode numbers)
 -----------------------------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ __all__ = ["SandboxState", "create_app", "main"]
 REFERENCE_PARAM = "reference"  # the query parameter notify's Twilio adapter puts in StatusCallback
 SPECIAL_DELIVERED, SPECIAL_INVALID, SPECIAL_UNDELIVERED = "0001", "0002", "0003"
 SPECIAL_HANG, SPECIAL_SLOW, SPECIAL_UNAVAILABLE = "0004", "0005", "0006"
-_REPORT_RETRY_DELAYS = (0.5, 1.0)
+_REPORT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 
 def to_e164(raw: str) -> str:
@@ -153,6 +155,9 @@ class SandboxState:
                 entry["status_code"] = response.status_code
                 if response.status_code < 500:
                     return
+                asked = response.headers.get("Retry-After", "")
+                if delay is not None and asked.isdigit():
+                    delay = min(30.0, max(delay, float(asked)))
             except httpx.HTTPError as exc:
                 entry["error"] = type(exc).__name__
             if delay is None:

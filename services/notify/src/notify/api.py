@@ -20,6 +20,7 @@ from mpp_kit.models import NUL_REASON, ApiModel
 from mpp_kit.phone import mask_msisdn
 from notify import reports, repository
 from notify.context import NotifyContext
+from notify.domain import unconfirmed_since
 from notify.providers.base import as_int
 from notify.providers.mapping import map_report_status, map_twilio_status
 from notify.providers.twilio import REFERENCE_PARAM, SIGNATURE_HEADER, valid_signature
@@ -78,11 +79,12 @@ class ReportsAccepted(BaseModel):
 @webhooks.post(
     "/delivery-reports",
     dependencies=[Depends(provider_token)],
-    responses=error_responses(400, 401, 413, 422),
+    responses=error_responses(400, 401, 413, 422, 503),
 )
 async def delivery_reports(body: DeliveryReports, ctx: Ctx) -> ReportsAccepted:
     """Delivery reports in batches, matched by our reference or else by the provider's id. Duplicates,
-    late reports and unknown ids are answered 200 too; a final status is never overwritten."""
+    late reports and unknown ids are answered 200 too; a final status is never overwritten. While the database
+    cannot be reached: 503 with Retry-After, so that the provider posts the reports again."""
     applied = 0
     async with ctx.db.acquire() as conn, conn.transaction():
         for report in body.reports:
@@ -132,7 +134,7 @@ def _refuse_nul(params: list[tuple[str, str]]) -> None:
         200: {
             "description": "Applied, or a duplicate, a late report or an unknown message (nothing changed)"
         },
-        **error_responses(403, 413, 422),
+        **error_responses(403, 413, 422, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -157,7 +159,8 @@ async def twilio_status_callback(
 ) -> Response:
     """Twilio's StatusCallback (form-encoded MessageSid, MessageStatus, ErrorCode; our id in ``reference``),
     authenticated by ``X-Twilio-Signature`` (403 without a valid one). Answers 200 to duplicates and unknown
-    ids; a form field holding the NUL character is refused (422)."""
+    ids; a form field holding the NUL character is refused (422); 503 with Retry-After while the database
+    cannot be reached."""
     params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     settings = ctx.settings
     signed = _signed_urls(request, settings.sms_status_callback_url)
@@ -198,6 +201,11 @@ class MessageView(BaseModel):
     phone_masked: str | None = Field(description="e.g. +62*******001; null once purged")
     purged_at: datetime | None
     next_attempt_at: datetime | None = Field(description="when a `created` message is due")
+    unconfirmed_since: datetime | None = Field(
+        description="set while the message is unconfirmed: its provider call started then and may have reached "
+        "the provider, but no answer, delivery report or lookup confirmed it since. It is not sent again "
+        "automatically; after 72 hours it ends `temporary_failure`"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -218,6 +226,7 @@ class MessageView(BaseModel):
             phone_masked=mask_msisdn(phone) if phone else None,
             purged_at=row["purged_at"],
             next_attempt_at=row["next_attempt_at"] if row["status"] == "created" else None,
+            unconfirmed_since=unconfirmed_since(row["status"], row["call_started_at"], row["confirmed_at"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -227,7 +236,7 @@ class MessageList(BaseModel):
     messages: list[MessageView]
 
 
-@ops.get("/messages/{message_id}", responses=error_responses(401, 404, 422))
+@ops.get("/messages/{message_id}", responses=error_responses(401, 404, 422, 503))
 async def get_message(message_id: UUID, ctx: Ctx) -> MessageView:
     """One SMS: status, template, segments, provider, timestamps (phone masked, no body)."""
     async with ctx.db.acquire() as conn:
@@ -237,11 +246,30 @@ async def get_message(message_id: UUID, ctx: Ctx) -> MessageView:
     return MessageView.of(row)
 
 
-@ops.get("/messages", responses=error_responses(401, 422))
+@ops.get("/messages", responses=error_responses(401, 422, 503))
 async def list_messages(
-    ctx: Ctx, application_id: UUID, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ctx: Ctx,
+    application_id: Annotated[UUID | None, Query(description="the SMS of one application")] = None,
+    status: Annotated[SmsStatus | Literal["declined"] | None, Query(description="in this status")] = None,
+    unconfirmed_for_s: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=10 * 86400,
+            description="only unconfirmed messages (see `unconfirmed_since`) whose provider call started at "
+            "least this many seconds ago",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessageList:
-    """The SMS of one application, oldest first."""
+    """SMS matching every filter given, oldest first: e.g. `?application_id=` for one application's, or
+    `?unconfirmed_for_s=600` for those a provider may or may not have had for ten minutes and more."""
     async with ctx.db.acquire() as conn:
-        rows = await repository.messages_of_application(conn, application_id, limit)
+        rows = await repository.messages_for_ops(
+            conn,
+            application_id=application_id,
+            status=status,
+            unconfirmed_for_s=unconfirmed_for_s,
+            limit=limit,
+        )
     return MessageList(messages=[MessageView.of(r) for r in rows])

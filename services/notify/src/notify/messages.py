@@ -1,4 +1,4 @@
-"""SMS messages: creating them from events, and their status machine.
+"""SMS messages: creating them from events, and moving them along their status machine (its rules: domain.py).
 
 created -> sending -> sent -> delivered, or one of the failures. delivered and the failures are final: a final
 state is never overwritten (a late or duplicated report changes nothing). ``declined`` (the applicant said no
@@ -19,15 +19,10 @@ from mpp_contracts.notify import SmsStatus, SmsStatusChanged
 from mpp_contracts.topics import NOTIFY_SMS
 from mpp_kit.outbox import enqueue
 from notify import repository
+from notify.domain import DECLINED, FINAL, ORDER
 from notify.templates import RenderedSms, TemplateError, render
 
 log = logging.getLogger(__name__)
-
-FINAL: tuple[SmsStatus, ...] = ("delivered", "permanent_failure", "temporary_failure", "technical_failure")
-# Statuses only move forward along this order (a late "sending" report cannot undo "sent").
-ORDER: tuple[SmsStatus, ...] = ("created", "sending", "sent", *FINAL)
-# Stored when the applicant declined SMS: final, not in ORDER (so set_status never moves it), not published.
-DECLINED = "declined"
 
 
 async def create(

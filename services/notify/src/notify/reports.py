@@ -15,6 +15,7 @@ import asyncpg
 
 from mpp_contracts.notify import SmsStatus
 from notify import messages, repository
+from notify.domain import ORDER
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,11 @@ async def apply_report(
         message_id = await repository.message_id_by_provider_id(conn, provider_message_id)
         if message_id is None:
             # A later status replaces an earlier one, never the reverse (same order as messages.set_status).
-            await repository.keep_unmatched_report(conn, provider_message_id, status, error, messages.ORDER)
+            await repository.keep_unmatched_report(conn, provider_message_id, status, error, ORDER)
             return False
     if message_id is None:
         return False
+    await repository.confirm(conn, message_id)  # whatever it says, the provider has the message
     return await messages.set_status(
         conn, message_id, status, provider_message_id=provider_message_id, error=error
     )

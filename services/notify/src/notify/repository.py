@@ -88,7 +88,8 @@ async def move_status(
 
 _OPS_COLUMNS = (
     "id, event_id, application_id, template, template_version, status, segments, provider, provider_message_id,"
-    " attempts, next_attempt_at, last_error, phone_e164, purged_at, created_at, updated_at"
+    " attempts, next_attempt_at, last_error, phone_e164, purged_at, created_at, updated_at, call_started_at,"
+    " confirmed_at"
 )
 
 
@@ -101,14 +102,26 @@ async def message_for_ops(conn: asyncpg.Connection, message_id: UUID) -> asyncpg
     return row
 
 
-async def messages_of_application(
-    conn: asyncpg.Connection, application_id: UUID, limit: int
+async def messages_for_ops(
+    conn: asyncpg.Connection,
+    *,
+    application_id: UUID | None,
+    status: str | None,
+    unconfirmed_for_s: float | None,
+    limit: int,
 ) -> list[asyncpg.Record]:
+    """Messages matching every filter given, oldest first. ``unconfirmed_for_s``: `sending` messages whose
+    provider call started at least that long ago and that nothing confirmed since."""
     return list(
         await conn.fetch(
             f"SELECT {_OPS_COLUMNS} FROM sms_message"
-            " WHERE application_id = $1 ORDER BY created_at, id LIMIT $2",
+            " WHERE ($1::uuid IS NULL OR application_id = $1) AND ($2::text IS NULL OR status = $2)"
+            " AND ($3::float8 IS NULL OR (status = 'sending' AND confirmed_at IS NULL"
+            "  AND call_started_at <= now() - make_interval(secs => $3)))"
+            " ORDER BY created_at, id LIMIT $4",
             application_id,
+            status,
+            unconfirmed_for_s,
             limit,
         )
     )
@@ -125,18 +138,31 @@ async def message_id_by_provider_id(conn: asyncpg.Connection, provider_message_i
 # ------------------------------------------------------------------ sending
 
 
+_DUE = "status = 'created' AND next_attempt_at <= now() AND (NOT $2::boolean OR template = ANY($3::text[]))"
+
+
+async def count_due(
+    conn: asyncpg.Connection, limit: int, *, urgent_only: bool, urgent: Collection[str]
+) -> int:
+    """How many messages are due now, counting up to ``limit`` (only ``urgent`` templates when ``urgent_only``)."""
+    count = await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM sms_message WHERE {_DUE} LIMIT $1) AS due",
+        limit,
+        urgent_only,
+        list(urgent),
+    )
+    return int(count)
+
+
 async def claim_due(
     conn: asyncpg.Connection, limit: int, *, urgent_only: bool, urgent: Collection[str]
 ) -> list[asyncpg.Record]:
-    """Lock up to ``limit`` due `created` messages (only ``urgent`` templates when ``urgent_only``) and count
-    the claim as an attempt. Call inside a transaction."""
+    """Lock up to ``limit`` due `created` messages (only ``urgent`` templates when ``urgent_only``), count the
+    claim as an attempt and mark that its provider call starts now. Call inside a transaction."""
     return list(
         await conn.fetch(
-            "UPDATE sms_message SET attempts = attempts + 1"
-            " WHERE id IN ("
-            "  SELECT id FROM sms_message"
-            "  WHERE status = 'created' AND next_attempt_at <= now()"
-            "  AND (NOT $2::boolean OR template = ANY($3::text[]))"
+            "UPDATE sms_message SET attempts = attempts + 1, call_started_at = now(), confirmed_at = NULL"
+            f" WHERE id IN (SELECT id FROM sms_message WHERE {_DUE}"
             "  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED"
             ") RETURNING id, template, phone_e164, body, attempts, traceparent",
             limit,
@@ -146,36 +172,140 @@ async def claim_due(
     )
 
 
-async def set_sending_provider(conn: asyncpg.Connection, message_id: UUID, provider: str) -> None:
+async def call_ended_untaken(conn: asyncpg.Connection, message_id: UUID, attempts: int) -> None:
+    """The provider certainly did not take the message: no call of claim ``attempts`` is in flight now."""
     await conn.execute(
-        "UPDATE sms_message SET provider = $2, updated_at = now() WHERE id = $1 AND status = 'sending'",
+        "UPDATE sms_message SET call_started_at = NULL, updated_at = now()"
+        " WHERE id = $1 AND status = 'sending' AND attempts = $2 AND confirmed_at IS NULL",
         message_id,
-        provider,
+        attempts,
     )
 
 
+async def call_starting(conn: asyncpg.Connection, message_id: UUID, attempts: int, provider: str) -> bool:
+    """Mark that claim ``attempts`` calls ``provider`` now, if the message is still that claim's and no call is
+    in flight (False: it was sent back to `created` meanwhile, the caller must not call)."""
+    started = await conn.fetchval(
+        "UPDATE sms_message SET call_started_at = now(), provider = $3, updated_at = now()"
+        " WHERE id = $1 AND status = 'sending' AND attempts = $2 AND call_started_at IS NULL RETURNING true",
+        message_id,
+        attempts,
+        provider,
+    )
+    return bool(started)
+
+
 async def record_provider(
-    conn: asyncpg.Connection, message_id: UUID, provider: str, provider_message_id: str | None
+    conn: asyncpg.Connection, message_id: UUID, provider: str | None, provider_message_id: str | None
 ) -> None:
-    """Keep who took the message and its id there (the status stays, a report is expected)."""
+    """The provider has the message: keep who took it and its id there (the status stays, a report is
+    expected)."""
     await conn.execute(
-        "UPDATE sms_message SET provider = $2, provider_message_id = coalesce($3, provider_message_id),"
-        " updated_at = now() WHERE id = $1",
+        "UPDATE sms_message SET provider = coalesce($2, provider),"
+        " provider_message_id = coalesce($3, provider_message_id),"
+        " confirmed_at = coalesce(confirmed_at, now()), updated_at = now() WHERE id = $1",
         message_id,
         provider,
         provider_message_id,
     )
 
 
-async def back_to_created(conn: asyncpg.Connection, message_id: UUID, error: str, due: datetime) -> None:
-    """A `sending` message no provider took goes back to `created`, due at ``due``."""
+async def confirm(conn: asyncpg.Connection, message_id: UUID) -> None:
+    """The provider has the message (a delivery report names it)."""
     await conn.execute(
-        "UPDATE sms_message SET status = 'created', last_error = $2, next_attempt_at = $3,"
-        " updated_at = now() WHERE id = $1 AND status = 'sending'",
+        "UPDATE sms_message SET confirmed_at = now() WHERE id = $1 AND confirmed_at IS NULL", message_id
+    )
+
+
+async def back_to_created(
+    conn: asyncpg.Connection, message_id: UUID, attempts: int, error: str, due: datetime
+) -> bool:
+    """A `sending` message no provider took (claim ``attempts``) goes back to `created`, due at ``due``."""
+    moved = await conn.fetchval(
+        "UPDATE sms_message SET status = 'created', last_error = $3, next_attempt_at = $4,"
+        " call_started_at = NULL, updated_at = now()"
+        " WHERE id = $1 AND status = 'sending' AND attempts = $2 AND confirmed_at IS NULL RETURNING true",
         message_id,
+        attempts,
         error,
         due,
     )
+    return bool(moved)
+
+
+async def redrive_uncalled(conn: asyncpg.Connection, older_than_s: float) -> int:
+    """`sending` messages claimed without a provider call in flight (their process stopped between a refusal
+    and the next provider's call) for ``older_than_s`` go back to `created`, due now; returns how many."""
+    count = await conn.fetchval(
+        "WITH back AS (UPDATE sms_message SET status = 'created', next_attempt_at = now(), updated_at = now()"
+        " WHERE status = 'sending' AND call_started_at IS NULL AND confirmed_at IS NULL"
+        " AND updated_at <= now() - make_interval(secs => $1) RETURNING 1) SELECT count(*) FROM back",
+        older_than_s,
+    )
+    return int(count)
+
+
+# ------------------------------------------------------------------ unconfirmed provider calls
+
+
+async def unconfirmed(conn: asyncpg.Connection, older_than_s: float, limit: int) -> list[asyncpg.Record]:
+    """`sending` messages whose provider call started more than ``older_than_s`` ago, never confirmed."""
+    return list(
+        await conn.fetch(
+            "SELECT id, template, provider, phone_e164, body, attempts, call_started_at FROM sms_message"
+            " WHERE status = 'sending' AND confirmed_at IS NULL"
+            " AND call_started_at < now() - make_interval(secs => $1)"
+            " ORDER BY call_started_at LIMIT $2",
+            older_than_s,
+            limit,
+        )
+    )
+
+
+async def unconfirmed_summary(db: Db) -> tuple[int, float]:
+    """(how many messages are unconfirmed, seconds since the oldest one's call started; 0 when none)."""
+    row = await db.fetchrow(
+        "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(call_started_at)), 0) AS age"
+        " FROM sms_message WHERE status = 'sending' AND confirmed_at IS NULL AND call_started_at IS NOT NULL"
+    )
+    assert row is not None
+    return int(row["n"]), float(row["age"])
+
+
+async def requeue_unconfirmed(
+    conn: asyncpg.Connection,
+    message_id: UUID,
+    attempts: int,
+    call_started_at: datetime,
+    error: str,
+    due: datetime,
+) -> bool:
+    """The provider does not have an unconfirmed message: back to `created`, due at ``due``, unless anything
+    changed since it was read (a report, another claim)."""
+    moved = await conn.fetchval(
+        "UPDATE sms_message SET status = 'created', last_error = $4, next_attempt_at = $5,"
+        " call_started_at = NULL, updated_at = now()"
+        " WHERE id = $1 AND status = 'sending' AND attempts = $2 AND call_started_at = $3"
+        " AND confirmed_at IS NULL RETURNING true",
+        message_id,
+        attempts,
+        call_started_at,
+        error,
+        due,
+    )
+    return bool(moved)
+
+
+async def provider_message_known(
+    conn: asyncpg.Connection, provider_message_id: str, other_than: UUID
+) -> bool:
+    """Whether another message already holds ``provider_message_id``."""
+    found = await conn.fetchval(
+        "SELECT true FROM sms_message WHERE provider_message_id = $1 AND id <> $2 LIMIT 1",
+        provider_message_id,
+        other_than,
+    )
+    return bool(found)
 
 
 # ------------------------------------------------------------------ delivery reports we could not match yet

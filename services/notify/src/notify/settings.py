@@ -84,6 +84,13 @@ class NotifySettings(ServiceSettings):
     sms_retry_max_s: float = Field(default=300.0, gt=0)  # ... capped here
     sms_dispatch_interval_s: float = Field(default=0.5, gt=0)
     sms_dispatch_concurrency: int = Field(default=20, ge=1)
+    # Sending starts with the first HTTP request served (the server listens: reports of what is sent can
+    # arrive), or after this many seconds without one.
+    sms_dispatch_start_wait_s: float = Field(default=30.0, ge=0)
+    # Unconfirmed messages (the provider call may have reached the provider, nothing confirmed it) are looked up
+    # at providers that can be asked, every `interval`, once their call started `after` seconds ago.
+    sms_reconcile_interval_s: float = Field(default=30.0, gt=0)
+    sms_reconcile_after_s: float = Field(default=120.0, ge=0)
 
     # Demotion: a provider with at least `min_samples` outcomes in the last `window_s`, of which at least
     # `error_rate` were errors, loses `step` priority points (at most once per `cooldown_s`); every

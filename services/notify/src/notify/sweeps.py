@@ -4,8 +4,11 @@
   when it was stopped or starved): re-armed, due now (or at the end of quiet hours). ``created`` older than
   ``created_max_age_s`` (7 days, as GOV.UK Notify stops replaying them): ``technical_failure``, because a
   "your application was received" SMS a week late misleads more than it helps.
+- ``sending`` claimed with no provider call in flight (its process stopped between one provider's refusal and
+  the next provider's call) for ``uncalled_after_s``: due again. The dispatcher does it for all of them when it
+  starts; this sweep is for a replica that does not come back.
 - ``sending``/``sent`` without any change for ``stale_after_s`` (72 hours: providers stop reporting after 48 to
-  72 hours, research/notify.md): ``temporary_failure``. Such a message is never sent again automatically: the
+  72 hours): ``temporary_failure``. Such a message is never sent again automatically: the
   provider may have it (at most once per id).
 
 Every change goes through ``messages.set_status`` (final states are kept, the change is published).
@@ -35,6 +38,7 @@ class SweepPolicy:
     created_max_age_s: float = 7 * 86400.0
     stale_after_s: float = 72 * 3600.0
     stale_statuses: tuple[str, ...] = ("sending", "sent")
+    uncalled_after_s: float = 60.0
 
 
 async def requeue_created(
@@ -80,8 +84,9 @@ async def expire_stale(conn: asyncpg.Connection, policy: SweepPolicy) -> int:
 async def run_sweeps(pool: asyncpg.Pool, policy: SweepPolicy, quiet: QuietHours) -> dict[str, int]:
     async with pool.acquire() as conn:
         rearmed, expired = await requeue_created(conn, policy, quiet)
+        redriven = await repository.redrive_uncalled(conn, policy.uncalled_after_s)
         stale = await expire_stale(conn, policy)
-    counts = {"requeued": rearmed, "expired_created": expired, "stale": stale}
+    counts = {"requeued": rearmed, "expired_created": expired, "redriven": redriven, "stale": stale}
     if any(counts.values()):
         log.info("SMS sweeps changed messages", extra=counts)
     return counts

@@ -1,6 +1,6 @@
 """SMS templates in Bahasa Indonesia, one per event, versioned, rendered fail-closed into one GSM-7 segment.
 
-Rules (see research/notify.md):
+Rules (after GOV.UK Notify's conventions and Indonesian operators' practice):
 
 - Placeholders are ``((name))`` (the GOV.UK Notify syntax, notifications-utils ``field.py``; re-implemented).
   A missing or blank required variable raises ``MissingTemplateVariable``: a wrong SMS is worse than none,

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
 from mpp_contracts.notify import SmsStatus
 
-__all__ = ["SendResult", "SmsProvider", "TemporaryProviderError", "redact"]
+__all__ = ["LooksUp", "SendResult", "SmsProvider", "TemporaryProviderError", "redact"]
 
 # A phone number or any long digit run, so that provider error texts ("The 'To' number +62812... is not
 # valid") never carry the recipient into our logs or database.
@@ -105,6 +106,20 @@ class SmsProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class LooksUp(Protocol):
+    """A provider that can be asked what became of a message whose send answer was lost."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def look_up(self, message_id: str, to_e164: str, body: str, since: datetime) -> SendResult | None:
+        """What the provider holds for our message ``message_id`` (to ``to_e164`` with ``body``, submitted no
+        earlier than ``since``): a ``SendResult`` as if it were the send answer when it has it, None when it
+        certainly does not. Raises ``TemporaryProviderError`` when it cannot tell."""
+        ...
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header in its delta-seconds form; dates are ignored."""
     if not value:
@@ -153,3 +168,12 @@ async def post(client: httpx.AsyncClient, provider: str, url: str, **kwargs: Any
         raise TemporaryProviderError(
             provider, "transport_error", type(exc).__name__, maybe_accepted=True
         ) from exc
+
+
+async def get(client: httpx.AsyncClient, provider: str, url: str, **kwargs: Any) -> httpx.Response:
+    """``client.get`` with every transport failure turned into ``TemporaryProviderError`` (a read changes
+    nothing at the provider, so there is no "maybe accepted" here)."""
+    try:
+        return await client.get(url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise TemporaryProviderError(provider, "lookup_failed", type(exc).__name__) from exc

@@ -14,6 +14,14 @@ Answer: 201 with the Message JSON (``sid``, ``status`` queued/accepted...). Erro
 (twilio.com/docs/usage/twilios-response). 429 (error 20429) is "never processed and always safe to retry"
 (twilio.com/docs/api/errors/20429).
 
+Lookup of a message whose send answer was lost (``look_up``): Message resource "read",
+``GET .../Messages.json?To=<number>&PageSize=50`` (twilio.com/docs/messaging/api/message-resource#read-multiple-
+message-resources), pages followed through ``next_page_uri``. Twilio keeps neither our reference nor the
+StatusCallback URL on the resource, so our message is the one to that number with exactly our body created no
+earlier than the call started (less a clock margin), whose ``sid`` no other message of ours holds (checked by
+the caller). A complete listing without it means Twilio does not have it; anything short of a complete listing
+(an error, more pages than we read) means we cannot tell.
+
 Status callbacks: Twilio posts form-encoded ``MessageSid``, ``MessageStatus``, ``ErrorCode``... to the
 StatusCallback URL, signed in ``X-Twilio-Signature``: base64 of HMAC-SHA1, keyed with the auth token, over the
 full URL (query string included) followed by every POST parameter name and value, sorted by name
@@ -27,6 +35,9 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -36,6 +47,7 @@ from notify.providers.base import (
     TemporaryProviderError,
     as_int,
     as_text,
+    get,
     json_object,
     parse_retry_after,
     post,
@@ -55,6 +67,9 @@ REFERENCE_PARAM = "reference"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 DEFAULT_BASE_URL = "https://api.twilio.com"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+# Lookups: how far our clock and Twilio's may disagree, and how much of a number's history we read at most.
+_CLOCK_MARGIN = timedelta(minutes=5)
+_LOOKUP_PAGE_SIZE, _LOOKUP_MAX_PAGES = 50, 5
 
 
 def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -163,6 +178,34 @@ class TwilioProvider:
         )
         return self._interpret(response)
 
+    async def look_up(self, message_id: str, to_e164: str, body: str, since: datetime) -> SendResult | None:
+        url: str | None = self._url
+        params: dict[str, str] | None = {"To": to_e164, "PageSize": str(_LOOKUP_PAGE_SIZE)}
+        origin = self._url.split("/2010-04-01/", 1)[0]
+        for _ in range(_LOOKUP_MAX_PAGES):
+            assert url is not None
+            response = await get(
+                self._client,
+                self.name,
+                url,
+                params=params,
+                auth=self._auth,
+                headers={"Accept": "application/json"},
+                timeout=self._timeout,
+            )
+            payload = json_object(response) if response.status_code == 200 else None
+            listed = payload.get("messages") if payload else None
+            if payload is None or not isinstance(listed, list):
+                raise TemporaryProviderError(self.name, "lookup_unanswered", f"HTTP {response.status_code}")
+            for resource in listed:
+                if isinstance(resource, dict) and _is_ours(resource, body, since):
+                    return self._interpret_resource(resource, 200)
+            next_page = as_text(payload.get("next_page_uri"))
+            if next_page is None:
+                return None  # the whole listing, and not there
+            url, params = origin + next_page, None
+        raise TemporaryProviderError(self.name, "lookup_incomplete", f"more than {_LOOKUP_MAX_PAGES} pages")
+
     def _interpret(self, response: httpx.Response) -> SendResult:
         status_code = response.status_code
         payload = json_object(response) or {}
@@ -175,24 +218,7 @@ class TwilioProvider:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if 200 <= status_code < 300:
-            sid = as_text(payload.get("sid"))
-            if not sid:
-                # It said yes but we cannot tell what to: the message may exist at Twilio.
-                raise TemporaryProviderError(
-                    self.name, "unreadable_response", f"HTTP {status_code} without a sid", maybe_accepted=True
-                )
-            twilio_status = as_text(payload.get("status")) or "queued"
-            error_code = as_int(payload.get("error_code"))
-            ours = map_twilio_status(twilio_status, error_code)
-            if ours in ("sending", "sent", "delivered"):
-                return SendResult.ok(sid, ours)
-            # Created but already failed (rare: Twilio validated after accepting the request).
-            refused = SendResult.refused(
-                ours, str(error_code) if error_code else twilio_status, as_text(payload.get("error_message"))
-            )
-            return SendResult(
-                False, sid, refused.permanent, refused.error_code, refused.detail, refused.status
-            )
+            return self._interpret_resource(payload, status_code)
         # Any other status: Twilio refused the request. Its JSON error names the reason.
         code = as_int(payload.get("code"))
         ours, reason = map_twilio_error(code, status_code)
@@ -200,3 +226,35 @@ class TwilioProvider:
         return SendResult.refused(
             ours, str(code) if code is not None else f"http_{status_code}", message or reason
         )
+
+    def _interpret_resource(self, payload: dict[str, Any], status_code: int) -> SendResult:
+        """A Message resource (the create answer, or one found by a lookup)."""
+        sid = as_text(payload.get("sid"))
+        if not sid:
+            # It said yes but we cannot tell what to: the message may exist at Twilio.
+            raise TemporaryProviderError(
+                self.name, "unreadable_response", f"HTTP {status_code} without a sid", maybe_accepted=True
+            )
+        twilio_status = as_text(payload.get("status")) or "queued"
+        error_code = as_int(payload.get("error_code"))
+        ours = map_twilio_status(twilio_status, error_code)
+        if ours in ("sending", "sent", "delivered"):
+            return SendResult.ok(sid, ours)
+        # Created but already failed (rare: Twilio validated after accepting the request).
+        refused = SendResult.refused(
+            ours, str(error_code) if error_code else twilio_status, as_text(payload.get("error_message"))
+        )
+        return SendResult(False, sid, refused.permanent, refused.error_code, refused.detail, refused.status)
+
+
+def _is_ours(resource: dict[str, Any], body: str, since: datetime) -> bool:
+    if resource.get("body") != body or resource.get("direction", "outbound-api") != "outbound-api":
+        return False
+    created = as_text(resource.get("date_created"))
+    try:
+        at = parsedate_to_datetime(created) if created else None
+    except (TypeError, ValueError):
+        at = None
+    # Without a readable date we cannot rule it out: the same text sent earlier would match, so we say it is
+    # there (the message is then not sent again: never twice, at worst once too few).
+    return at is None or at >= since - _CLOCK_MARGIN
