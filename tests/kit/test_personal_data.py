@@ -42,6 +42,51 @@ def test_a_nik_is_masked(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "phone",
+    [
+        "0812 - 3456 - 0001",
+        "0812/3456/0001",
+        "0812_3456_0001",
+        "08 12 34 56 00 01",
+        "+62-812-3456-0001",
+        "+62 (812) 3456-0001",
+        "+62(0)812-3456-0001",
+        "0812\u00a03456\u00a00001",
+    ],
+)
+def test_phone_numbers_with_other_separators_are_masked(phone: str) -> None:
+    assert mask_personal_data(f"kirim ke {phone}, lalu selesai") == "kirim ke [phone], lalu selesai"
+
+
+@pytest.mark.parametrize(
+    "nik", ["6402 0241 0190 0001", "6402-0241-0190-0001", "64.02.02.410190.0001", "640202 410190 0001"]
+)
+def test_a_nik_written_in_groups_is_masked(nik: str) -> None:
+    assert mask_personal_data(f"NIK {nik} ditolak") == "NIK [nik] ditolak"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        # repr() in an error message or a traceback: the letter of the escape sits right before the number.
+        (repr(f"catatan\n{NIK}"), "'catatan\\n[nik]'"),
+        (repr("catatan\t081234560001"), "'catatan\\t[phone]'"),
+        ("catatan\\x0a081234560001", "catatan\\x0a[phone]"),
+        ("catatan\\u00a0081234560001", "catatan\\u00a0[phone]"),
+        ("after a newline\n081234560001", "after a newline\n[phone]"),
+        (f"nik_{NIK} phone_081234560001", "nik_[nik] phone_[phone]"),
+    ],
+)
+def test_numbers_after_escapes_newlines_and_underscores_are_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text) == masked
+
+
+def test_dates_side_by_side_are_not_a_nik() -> None:
+    text = "closed 2026-11-30 2026-12-30, 17 digits 12345678901234567, ip 10.0.0.1 10.0.0.2"
+    assert mask_personal_data(text) == text
+
+
+@pytest.mark.parametrize(
     "identifier",
     [
         "1234567890123456d4607803e33f66c9",  # a trace id whose first half is all digits (the reported bug)
@@ -92,10 +137,10 @@ def test_seal_round_trip_and_every_seal_differs() -> None:
 
 def test_a_tampered_token_does_not_open() -> None:
     key = new_key()
-    version, _, body = seal("+6281234560001", key).partition(".")
+    head, _, body = seal("+6281234560001", key).rpartition(".")  # head: version and key id
     raw = bytearray(base64.urlsafe_b64decode(body))
     raw[-1] ^= 0x01
-    tampered = f"{version}.{base64.urlsafe_b64encode(bytes(raw)).decode()}"
+    tampered = f"{head}.{base64.urlsafe_b64encode(bytes(raw)).decode()}"
     with pytest.raises(SealingError):
         unseal(tampered, key)
 

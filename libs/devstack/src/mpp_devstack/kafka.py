@@ -3,19 +3,26 @@
 The jars are resolved by Maven from `deploy/local/kafka/pom.xml` into a cache outside git
 (`$XDG_CACHE_HOME/mini-mpp/kafka-<version>`, default `~/.cache/...`), once per machine. The broker formats its
 storage on first start (`kafka.tools.StorageTool format --standalone`) and runs `kafka.Kafka server.properties`.
+
+By default its client listener is PLAINTEXT. With `BrokerSecurity` it is SASL_SSL (or SASL_PLAINTEXT) with SCRAM
+users added at format time and a certificate from a private CA (`mpp_devstack.certificates`), as a secured
+cluster is: tests prove with it that every Kafka client of the kit connects through `mpp_kit.kafka_security`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpp_devstack._proc import DevstackError, free_port, port_open, stop_process, wait_until
+from mpp_devstack.certificates import ServerCertificate, make_server_certificate
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 POM = REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml"
@@ -101,14 +108,76 @@ logger.kafka.level = {level}
 """
 
 
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass
+class BrokerSecurity:
+    """A secured client listener: SCRAM users (name -> password, both mechanisms), over TLS unless `tls=False`."""
+
+    users: dict[str, str]
+    tls: bool = True
+    _broker_password: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+    certificate: ServerCertificate | None = field(default=None, init=False, repr=False)
+
+    @property
+    def protocol(self) -> str:
+        return "SASL_SSL" if self.tls else "SASL_PLAINTEXT"
+
+    @property
+    def ca_file(self) -> Path:
+        if self.certificate is None:
+            raise DevstackError("the broker has not started: no certificate yet")
+        return self.certificate.ca_file
+
+    def format_arguments(self) -> list[str]:
+        """`--add-scram` for every user and both mechanisms, and for the broker's own inter-broker user."""
+        users = {**self.users, "broker": self._broker_password}
+        return [
+            argument
+            for name, password in users.items()
+            for mechanism in SCRAM_MECHANISMS
+            for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
+
+    def properties(self, workdir: Path) -> list[str]:
+        listener = self.protocol.lower()
+        lines = [
+            f"inter.broker.listener.name={self.protocol}",
+            f"sasl.enabled.mechanisms={','.join(SCRAM_MECHANISMS)}",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            # Each enabled mechanism needs its login entry; the broker's own user signs in with SCRAM-SHA-512.
+            *(
+                f"listener.name.{listener}.{mechanism.lower()}.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="broker" password="{self._broker_password}";'
+                for mechanism in SCRAM_MECHANISMS
+            ),
+        ]
+        if self.tls:
+            self.certificate = self.certificate or make_server_certificate(workdir / "tls")
+            lines += [
+                "ssl.keystore.type=PEM",
+                f"ssl.keystore.location={self.certificate.key_and_chain_file}",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={self.certificate.ca_file}",
+            ]
+        return lines
+
+
 @dataclass
 class LocalKafka:
-    """One broker+controller in one JVM, on free loopback ports, data and logs under `workdir`."""
+    """One broker+controller in one JVM, on free loopback ports, data and logs under `workdir`.
+
+    `start()` again after `stop()` or `kill()` brings the same broker back: same ports, same data directory.
+    """
 
     workdir: Path
     port: int = 0
+    controller_port: int = 0  # kept across starts: the controller's address is part of the formatted quorum
     heap: str = "512m"
     partitions: int = 3
+    security: BrokerSecurity | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -124,19 +193,21 @@ class LocalKafka:
         libs = ensure_jars()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        controller_port = free_port()
+        self.controller_port = controller_port = self.controller_port or free_port()
         data = self.workdir / "data"
         props = self.workdir / "server.properties"
+        listener = self.security.protocol if self.security else "PLAINTEXT"
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    f"listeners={listener}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
+                    f"advertised.listeners={listener}://127.0.0.1:{self.port}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}",
+                    *(self.security.properties(self.workdir) if self.security else []),
                     f"log.dirs={data}",
                     f"num.partitions={self.partitions}",
                     "offsets.topic.replication.factor=1",
@@ -169,6 +240,7 @@ class LocalKafka:
                     "-c",
                     str(props),
                     "--standalone",
+                    *(self.security.format_arguments() if self.security else []),
                 ],
                 capture_output=True,
                 text=True,
@@ -176,6 +248,8 @@ class LocalKafka:
             )
             if fmt.returncode != 0:
                 raise DevstackError(f"formatting Kafka storage failed:\n{fmt.stdout}\n{fmt.stderr}")
+        # The log is appended to: on a start again only what this start writes says it is up.
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         with open(self.workdir / "kafka.stdout", "ab") as out:
             self._proc = subprocess.Popen(
                 [
@@ -198,9 +272,7 @@ class LocalKafka:
         def ready() -> bool:
             if proc.poll() is not None:
                 raise DevstackError(f"Kafka exited with code {proc.returncode}; see {self.log_file}")
-            return port_open(self.port) and "Kafka Server started" in self.log_file.read_text(
-                errors="replace"
-            )
+            return port_open(self.port) and "Kafka Server started" in _read_from(self.log_file, log_start)
 
         wait_until(ready, timeout, "Kafka broker", self.log_file)
         return self
@@ -209,6 +281,22 @@ class LocalKafka:
         if self._proc is not None:
             stop_process(self._proc)
             self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as a crash would: nothing flushed, no controlled shutdown. `start()` brings it back."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(10)
+            self._proc = None
+
+
+def _read_from(path: Path, offset: int) -> str:
+    if not path.exists():
+        return ""
+    with open(path, "rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
 
 
 def _cluster_id() -> str:

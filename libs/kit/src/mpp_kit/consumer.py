@@ -27,6 +27,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from mpp_contracts.base import IntegrationEvent
+from mpp_kit.logs import mask_personal_data
 from mpp_kit.outage import is_outage, is_timeout
 
 log = logging.getLogger(__name__)
@@ -128,14 +129,11 @@ class InboxConsumer(Generic[E]):
 
     async def _dead_letter(self, msg: Any, exc: Exception, attempts: int) -> None:
         record = msg.raw_message
-        if isinstance(exc, ValidationError):
-            error, error_type = f"unreadable event: {exc.errors(include_input=False)}", "unreadable"
-        else:
-            error, error_type = repr(exc), type(exc).__name__
+        error, error_type = dead_letter_error(exc)
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         headers.update(
             {
-                "dlq-error": error[:2000],
+                "dlq-error": error,
                 "dlq-error-type": error_type,
                 "dlq-consumer": self.name,
                 "dlq-attempts": str(attempts),
@@ -163,6 +161,21 @@ class InboxConsumer(Generic[E]):
                 "error_type": error_type,
             },
         )
+
+
+DLQ_ERROR_MAX_CHARS = 300
+
+
+def dead_letter_error(exc: Exception) -> tuple[str, str]:
+    """The error of a dead letter as (short message, type), quoting no value of the message: a validation error
+    says where and which rule, never the input; any other error's text is masked and cut short (a handler's
+    message may quote what it was given)."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'event'}: {e['type']}" for e in exc.errors()
+        )
+        return f"unreadable event: {problems}"[:DLQ_ERROR_MAX_CHARS], "unreadable"
+    return mask_personal_data(str(exc))[:DLQ_ERROR_MAX_CHARS], type(exc).__name__
 
 
 def subscribe(consumer: InboxConsumer[Any], *, group_id: str) -> None:

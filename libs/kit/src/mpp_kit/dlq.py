@@ -6,7 +6,8 @@
 
 A re-driven message keeps its payload, key and event id, so a consumer that processed it already (or a second
 redrive) is absorbed by its inbox: redriving is safe to repeat. Fix the cause first (deploy the corrected
-consumer), then redrive. The broker comes from `KAFKA_BOOTSTRAP_SERVERS`.
+consumer), then redrive. The broker and how to reach it come from the services' settings: `KAFKA_BOOTSTRAP_SERVERS`,
+`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*` (mpp_kit.kafka_security).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from mpp_kit.kafka_security import KafkaTarget, connection_of, kafka_connection
 from mpp_kit.logs import mask_personal_data
 from mpp_kit.settings import ServiceSettings
 
@@ -88,11 +90,11 @@ def payload_shape(value: Any) -> Any:
     return {bool: "boolean", int: "number", float: "number", str: "string"}.get(type(value), "unknown")
 
 
-async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[DeadLetter]:
+async def read_dead_letters(kafka: KafkaTarget, dlq_topic: str) -> list[DeadLetter]:
     """Every message of the DLQ topic, from the beginning to the end as it is now."""
     consumer = AIOKafkaConsumer(
         dlq_topic,
-        bootstrap_servers=bootstrap,
+        **connection_of(kafka).client_options(),
         group_id=None,  # no group: every partition is ours, no offset committed
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -128,17 +130,17 @@ async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[DeadLetter]:
 
 
 async def redrive(
-    bootstrap: str, dlq_topic: str, *, offsets: set[int] | None, partition: int = 0
+    kafka: KafkaTarget, dlq_topic: str, *, offsets: set[int] | None, partition: int = 0
 ) -> list[DeadLetter]:
     """Re-publish dead letters (all, or those at `offsets` of `partition`) to their original topics."""
     chosen = [
         d
-        for d in await read_dead_letters(bootstrap, dlq_topic)
+        for d in await read_dead_letters(kafka, dlq_topic)
         if offsets is None or (d.partition == partition and d.offset in offsets)
     ]
     if not chosen:
         return []
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**connection_of(kafka).client_options(), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for dead in chosen:
@@ -175,23 +177,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run(args: argparse.Namespace, bootstrap: str) -> int:
+async def _run(args: argparse.Namespace, kafka: KafkaTarget) -> int:
     if not args.dlq_topic.endswith(".dlq"):
         print(f"mpp-dlq: {args.dlq_topic} is not a dead-letter topic (<topic>.dlq)", file=sys.stderr)
         return 2
     if args.command == "list":
-        for dead in await read_dead_letters(bootstrap, args.dlq_topic):
+        for dead in await read_dead_letters(kafka, args.dlq_topic):
             print(json.dumps(dead.summary()))
         return 0
     if args.command == "inspect":
-        for dead in await read_dead_letters(bootstrap, args.dlq_topic):
+        for dead in await read_dead_letters(kafka, args.dlq_topic):
             if (dead.partition, dead.offset) == (args.partition, args.offset):
                 print(json.dumps(dead.inspection(), indent=2))
                 return 0
         print(f"mpp-dlq: no message at {args.dlq_topic}:{args.partition}:{args.offset}", file=sys.stderr)
         return 1
     offsets = None if args.all else set(args.offset)
-    sent = await redrive(bootstrap, args.dlq_topic, offsets=offsets, partition=args.partition)
+    sent = await redrive(kafka, args.dlq_topic, offsets=offsets, partition=args.partition)
     for dead in sent:
         print(json.dumps({"redriven": dead.summary()}))
     if offsets is not None and len(sent) < len(offsets):
@@ -202,7 +204,7 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return asyncio.run(_run(args, ServiceSettings().kafka_bootstrap_servers))
+    return asyncio.run(_run(args, kafka_connection(ServiceSettings())))
 
 
 if __name__ == "__main__":

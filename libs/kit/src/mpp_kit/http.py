@@ -1,18 +1,32 @@
-"""The HTTP side every service shares: error format, body limit, tracing, /healthz, /readyz, /metrics."""
+"""The HTTP side every service shares: error format, body limit, tracing, /healthz, /readyz, /metrics.
+
+Two settings of `ServiceSettings` shape what the public sees:
+- `TRUST_INBOUND_TRACEPARENT` (false): a `traceparent` sent by a client from the internet does not choose our
+  trace ids; the request starts a new trace and keeps the caller's span as a link. Our own callers (the web BFF)
+  may be trusted with `true`.
+- `INTERNAL_PORT` (unset): when set, `/metrics`, `/docs` and `/openapi.json` are served on that port only, by a
+  second server started with the app (`INTERNAL_HOST`, default the HTTP host), and the public app does not expose
+  them. `/healthz` and `/readyz` are on both.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
+import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
@@ -23,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mpp_kit.errors import ApiError, ErrorBody, ErrorResponse, FieldProblem, field_path
 from mpp_kit.models import NUL_REASON
 from mpp_kit.outage import OUTAGE_TYPES, is_outage
+from mpp_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -132,12 +147,22 @@ class NulRefusalMiddleware:
 
 
 class TracingMiddleware:
-    """One server span per request (continuing the caller's trace if it sent a traceparent), named by the route
-    template, and the request counter of /metrics. Plain ASGI: Starlette's BaseHTTPMiddleware wraps `receive`
-    in a task group, which turned a streamed body over the limit into an exception group and a 500."""
+    """One server span per request, named by the route template, and the request counter of /metrics. A caller's
+    traceparent is continued only when `trust_inbound_traceparent`; otherwise the request starts a new trace,
+    linked to the caller's span. Plain ASGI: Starlette's BaseHTTPMiddleware wraps `receive` in a task group, which
+    turned a streamed body over the limit into an exception group and a 500."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trust_inbound_traceparent: bool = False) -> None:
         self.app = app
+        self.trust_inbound_traceparent = trust_inbound_traceparent
+
+    def _parent_and_links(self, headers: dict[str, str]) -> tuple[otel_context.Context, list[trace.Link]]:
+        inbound = propagate.extract(headers)
+        if self.trust_inbound_traceparent:
+            return inbound, []
+        caller = trace.get_current_span(inbound).get_span_context()
+        # An empty context: a new trace whatever the caller sent (no baggage from outside either).
+        return otel_context.Context(), [trace.Link(caller)] if caller.is_valid else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,9 +171,10 @@ class TracingMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         method = _method(scope["method"])
         status = 500  # what the client gets if the app raises before answering
-        token = otel_context.attach(propagate.extract(headers))
+        parent, links = self._parent_and_links(headers)
+        token = otel_context.attach(parent)
         try:
-            with tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER) as span:
+            with tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER, links=links) as span:
 
                 async def traced_send(message: Message) -> None:
                     nonlocal status
@@ -206,10 +232,22 @@ def create_app(
     *,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: ReadinessCheck,
-    max_body_bytes: int = 64 * 1024,
+    settings: ServiceSettings | None = None,
+    max_body_bytes: int | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    """The service's public app. `settings` gives the body limit (`HTTP_MAX_BODY_BYTES`, unless `max_body_bytes`
+    is given), `TRUST_INBOUND_TRACEPARENT` and `INTERNAL_PORT`; without them: 64 KiB, not trusted, no port."""
+    limit = max_body_bytes or (settings.http_max_body_bytes if settings else 64 * 1024)
+    internal_port = settings.internal_port if settings else None
+    if settings is not None and internal_port is not None:
+        host = settings.internal_host or settings.http_host
+        lifespan = _with_internal_server(lifespan, host, internal_port, readiness)
+        app = FastAPI(
+            title=title, version=version, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+        )
+    else:
+        app = FastAPI(title=title, version=version, lifespan=lifespan)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -277,10 +315,19 @@ def create_app(
         log.exception("unhandled error")
         return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
 
-    app.add_middleware(TracingMiddleware)
+    app.add_middleware(
+        TracingMiddleware, trust_inbound_traceparent=settings.trust_inbound_traceparent if settings else False
+    )
     app.add_middleware(NulRefusalMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limit)
 
+    _add_probes(app, readiness)
+    if internal_port is None:
+        _add_metrics(app)
+    return app
+
+
+def _add_probes(app: FastAPI, readiness: ReadinessCheck) -> None:
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         """The process is alive and serving HTTP."""
@@ -295,11 +342,76 @@ def create_app(
             {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
         )
 
+
+def _add_metrics(app: FastAPI) -> None:
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+
+def internal_app(public: FastAPI, readiness: ReadinessCheck) -> FastAPI:
+    """What only the cluster sees: /metrics, the public app's /openapi.json and /docs, and the probes."""
+    app = FastAPI(title=f"{public.title} (internal)", openapi_url=None, docs_url=None, redoc_url=None)
+    _add_probes(app, readiness)
+    _add_metrics(app)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(public.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=public.title)
+
     return app
+
+
+class _InternalServer(uvicorn.Server):
+    """A uvicorn server living inside the main one's event loop: it leaves the signals to the main server (which
+    stops the app, and this server with it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _with_internal_server(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    host: str,
+    port: int,
+    readiness: ReadinessCheck,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def with_internal(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            # Bound here, not by uvicorn: a port in use is an OSError at start, not a SystemExit in a task.
+            listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                listening.bind((host, port))
+            except OSError:
+                listening.close()
+                raise
+            config = uvicorn.Config(
+                internal_app(app, readiness), log_config=None, access_log=False, lifespan="off"
+            )
+            server = _InternalServer(config)
+            serving = asyncio.create_task(server.serve(sockets=[listening]), name="internal-http")
+            while not server.started:
+                if serving.done():
+                    serving.result()  # its error
+                    raise RuntimeError(f"the internal HTTP server stopped while starting on {host}:{port}")
+                await asyncio.sleep(0.01)
+            log.info("internal HTTP server listening", extra={"port": port})
+            try:
+                yield
+            finally:
+                server.should_exit = True
+                with contextlib.suppress(Exception):
+                    await serving
+                listening.close()
+
+    return with_internal
 
 
 async def inject_trace_context(request: httpx.Request) -> None:

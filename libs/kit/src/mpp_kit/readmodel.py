@@ -16,6 +16,8 @@ from typing import Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 
+from mpp_kit.kafka_security import KafkaTarget, connection_of
+
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,13 +25,11 @@ S = TypeVar("S")
 
 
 class ReadModel(Generic[M, S]):
-    def __init__(
-        self, topic: str, model: type[M], state_of: Callable[[M], S], bootstrap_servers: str
-    ) -> None:
+    def __init__(self, topic: str, model: type[M], state_of: Callable[[M], S], kafka: KafkaTarget) -> None:
         self.topic = topic
         self._model = model
         self._state_of = state_of
-        self._bootstrap = bootstrap_servers
+        self._kafka = connection_of(kafka)
         self.items: dict[str, S] = {}
         self.loaded = asyncio.Event()
         self.changes = 0
@@ -40,9 +40,7 @@ class ReadModel(Generic[M, S]):
         return self.items.get(key)
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
-        )
+        consumer = AIOKafkaConsumer(**self._kafka.client_options(), enable_auto_commit=False, group_id=None)
         await consumer.start()
         self._consumer = consumer
         partitions: set[int] | None = None

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
+from mpp_kit.kafka_security import KafkaTarget, connection_of
 from mpp_kit.outage import is_outage
 from mpp_kit.outbox import NOTIFY_CHANNEL
 
@@ -56,7 +57,7 @@ class OutboxRelay:
         self,
         dsn: str,
         pool: asyncpg.Pool,
-        bootstrap_servers: str,
+        kafka: KafkaTarget,
         *,
         poll_interval_s: float = 1.0,
         lease_s: float = 30.0,
@@ -65,7 +66,7 @@ class OutboxRelay:
     ) -> None:
         self._dsn = dsn
         self._pool = pool
-        self._bootstrap = bootstrap_servers
+        self._kafka = connection_of(kafka)
         self._poll = poll_interval_s
         self._lease_s = lease_s
         self._batch = batch_size
@@ -90,7 +91,7 @@ class OutboxRelay:
     async def _connected_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
+                **self._kafka.client_options(),
                 client_id=self._client_id,
                 enable_idempotence=True,
                 acks="all",

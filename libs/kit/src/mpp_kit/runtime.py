@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from mpp_contracts.topics import Topic
 from mpp_kit.consumer import Handler, InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate, ping
+from mpp_kit.kafka_security import kafka_connection
 from mpp_kit.logs import setup_logging
 from mpp_kit.readmodel import M, ReadModel, S
 from mpp_kit.relay import OutboxRelay
@@ -55,8 +56,11 @@ class ServiceRuntime:
         self._topics = tuple(topics)
         setup_logging(settings.service_name, settings.log_level)
         provider = setup_tracing(settings.service_name, **(resource or {}))
+        # Every Kafka client of the service (broker, relay, read models, topic admin) connects the same way.
+        self.kafka = kafka_connection(settings)
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            self.kafka.bootstrap_servers,
+            security=self.kafka.broker_security(),
             client_id=settings.service_name,
             enable_idempotence=True,
             middlewares=(KafkaTelemetryMiddleware(tracer_provider=provider),),
@@ -125,7 +129,7 @@ class ServiceRuntime:
     ) -> ReadModel[M, S]:
         """A local copy of a compacted topic, started and stopped with the service, which is ready only once the
         copy is loaded. `before_consuming=True` also holds the service's consumers until then."""
-        copy = ReadModel(topic.name, model, state_of, self.settings.kafka_bootstrap_servers)
+        copy = ReadModel(topic.name, model, state_of, self.kafka)
         self.on_start(copy.start_and_load if before_consuming else copy.start)
         self.on_stop(copy.stop)
         self.readiness_check(f"{topic.name} loaded", copy.loaded.is_set)
@@ -135,14 +139,14 @@ class ServiceRuntime:
         await migrate(self.dsn, *([self._migrations] if self._migrations else []))
         self._pool = await create_pool(self.dsn)
         if self._topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, self._topics)
+            await ensure_topics(self.kafka, self._topics)
         for fn in self._on_start:
             await fn()
         await self.broker.start()
         self.relay = OutboxRelay(
             self.dsn,
             self._pool,
-            self.settings.kafka_bootstrap_servers,
+            self.kafka,
             poll_interval_s=self.settings.outbox_poll_interval_s,
             lease_s=self.settings.outbox_lease_s,
             client_id=f"{self.settings.service_name}-relay",

@@ -7,17 +7,18 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from mpp_contracts.topics import Topic
+from mpp_kit.kafka_security import KafkaTarget, connection_of
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[Topic], replication_factor: int = 1
+    kafka: KafkaTarget, topics: Iterable[Topic], replication_factor: int = 1
 ) -> list[str]:
     wanted: dict[str, Topic] = {}
     for topic in topics:
         wanted[topic.name] = topic
         if not topic.compacted:
             wanted[topic.dlq] = Topic(topic.dlq, partitions=1)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**connection_of(kafka).client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
