@@ -9,14 +9,7 @@ gives them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,9 +17,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from mpp_devstack.kafka import LocalKafka
 from mpp_devstack.platform import Platform
-from mpp_devstack.postgres import LocalPostgres
 from tests.faults.notify_fixtures import SERVICE, SITE, Tally
 
 APPLICATION_TOPIC = "intake.application.v1"
@@ -43,44 +34,6 @@ class DeadLetter:
     @property
     def poison(self) -> bool:
         return (self.key or b"").startswith(POISON)
-
-
-@dataclass
-class OwnStack:
-    """The broker, the database server and the platform one test module kills and starts again."""
-
-    kafka: LocalKafka
-    postgres: LocalPostgres
-    platform: Platform
-
-
-@contextlib.contextmanager
-def own_stack(secrets: dict[str, str]) -> Iterator[OwnStack]:
-    """A broker, a database server and a platform (one intake) of their own, stopped and removed at the end."""
-    # Outside pytest's temp root for the same reason as the session's infra (tests/conftest.py).
-    workdir = Path(tempfile.mkdtemp(prefix="mpp-outage-"))
-    kafka = LocalKafka(workdir / "kafka")
-    postgres = LocalPostgres(workdir / "postgres")
-    platform: Platform | None = None
-    try:
-        kafka.start()
-        postgres.start()
-        platform = Platform(
-            workdir / "platform",
-            kafka.bootstrap_servers,
-            postgres.dsn(),
-            sites=(SITE,),
-            db_prefix=f"out{uuid.uuid4().hex[:6]}",
-        )
-        platform.start(secrets)
-        yield OwnStack(kafka, postgres, platform)
-    finally:
-        if platform is not None:
-            platform.stop()
-        kafka.stop()
-        postgres.stop()
-        if os.environ.get("MPP_KEEP_OUTAGE_LOGS") != "1":
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def phone(scenario: int, index: int) -> str:

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from mpp_devstack.stack import OwnStack, own_stack
+from tests.faults.notify_fixtures import SITE
 from tests.faults.outage_fixtures import (
     OutageTally,
-    OwnStack,
     dead_letters,
-    own_stack,
     publish_poison,
     settled,
     submit_until,
@@ -37,7 +37,7 @@ SETTLE_S = 45.0
 
 @pytest.fixture(scope="module")
 def stack(platform_secrets: dict[str, str]) -> Iterator[OwnStack]:
-    with own_stack(platform_secrets) as running:
+    with own_stack(platform_secrets, sites=(SITE,), prefix="outage") as running:
         yield running
 
 

@@ -32,6 +32,8 @@ LONG_VALUES = {
     "tempat": "MPP Kutai Kartanegara",
     "bawa": "KTP-el, KK, akta lahir asli",
     "alasan": "fotokopi KK belum dilampirkan",
+    "kurang": "Kartu Keluarga, surat pengantar RT",
+    "mulai": format_tanggal(date(2027, 1, 27)),  # "Rabu, 27 Jan 2027"
 }
 
 EXPECTED_NAMES = {
@@ -41,6 +43,11 @@ EXPECTED_NAMES = {
     "ditolak",
     "layanan_tidak_tersedia",
     "kuota_penuh",
+    "belum_lengkap",
+    "jadwal_dipindah",
+    "jadwal_tetap",
+    "jadwal_dibatalkan",
+    "tidak_hadir",
 }
 
 
@@ -96,6 +103,14 @@ def test_greeting_is_dropped_rather_than_a_second_segment(name: str) -> None:
     sms = render(name, {**LONG_VALUES, "nama_depan": "Muhammad"})
     assert sms.segments == 1
     assert sms.body.startswith("Yth. Muhammad, ") or sms.body == render(name, LONG_VALUES).body
+
+
+def test_the_courteous_anda_keeps_its_capital_after_the_greeting() -> None:
+    short = {**LONG_VALUES, "layanan": "Paspor", "lokasi": "Mini MPP Tabang"}
+    assert render("tidak_hadir", {**short, "nama_depan": "siti"}).body.startswith(
+        "Yth. Siti, Anda tidak hadir "
+    )
+    assert render("jadwal_dipindah", {**short, "nama_depan": "siti"}).body.startswith("Yth. Siti, jadwal ")
 
 
 def test_first_name_is_cleaned() -> None:

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mpp_contracts.intake import ApplicationEvent
-from mpp_contracts.routing import ApplicationRouted
+from mpp_contracts.routing import DecisionEvent
 from mpp_contracts.topics import INTAKE_APPLICATION, NOTIFY_SMS, ROUTING_DECISION
 from mpp_kit import http
 from mpp_kit.runtime import ServiceRuntime
@@ -56,7 +56,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     )
     ctx = NotifyContext(settings, quiet)
 
-    runtime.consume(ROUTING_DECISION, ApplicationRouted, name="notify-routing")(
+    runtime.consume(ROUTING_DECISION, DecisionEvent, name="notify-routing")(
         partial(handlers.on_routing_decision, ctx=ctx)
     )
     runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="notify-intake")(

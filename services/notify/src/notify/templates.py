@@ -44,6 +44,7 @@ __all__ = [
 MAX_SEGMENTS = 2
 FIRST_NAME = "nama_depan"
 _FIRST_NAME_MAX = 12
+_KEEPS_CAPITAL = "Anda "  # the courteous "you" keeps its capital after the greeting
 
 _PLACEHOLDER = re.compile(r"\(\(([a-z_]+)\)\)")
 # Runs of digits, allowing the separators people put inside them ("6402 0112 ...", "0812-3456-7890").
@@ -117,8 +118,9 @@ class RenderedSms:
 
 # Variables: lokasi = site name ("Mini MPP Kota Bangun Darat"), kode = tracking code, layanan = service name,
 # tanggal = format_tanggal(...), jam = format_jam(...), tempat = where to go, bawa = what to bring,
-# alasan = short reason. Bodies start with a fixed capitalised word (never a placeholder): the optional
-# greeting "Yth. <first name>, " lowercases it, and is left out when it would need a second segment.
+# alasan = short reason, kurang = the requirements still missing, mulai = the first day to try again. Bodies start
+# with a fixed capitalised word (never a placeholder): the optional greeting "Yth. <first name>, " lowercases it
+# (but "Anda", capitalised as a courtesy), and is left out when it would need a second segment.
 _ALL = (
     SmsTemplate(
         name="permohonan_diterima",
@@ -161,6 +163,39 @@ _ALL = (
             "Maaf, jadwal ((layanan)) di ((tempat)) penuh. Permohonan ((kode)) belum terjadwal. "
             "Ajukan lagi mulai ((tanggal))."
         ),
+    ),
+    SmsTemplate(
+        name="belum_lengkap",
+        version=1,
+        description="Accepted at the counter with mandatory requirements missing: which, and where to bring them.",
+        body="Permohonan ((layanan)) ((kode)) belum lengkap: ((kurang)). Lengkapi di ((lokasi)).",
+    ),
+    SmsTemplate(
+        name="jadwal_dipindah",
+        version=1,
+        description="The central appointment moved: the new date, time and place, what to bring.",
+        body="Jadwal dipindah: ((tanggal)) jam ((jam)) di ((tempat)) untuk ((layanan)) ((kode)). Bawa ((bawa)).",
+    ),
+    SmsTemplate(
+        name="jadwal_tetap",
+        version=1,
+        description="A move was asked but no slot was free: the old appointment stands; when to try again.",
+        body=(
+            "Jadwal ((layanan)) ((kode)) tetap ((tanggal)) di ((tempat)); yang lain penuh. "
+            "Coba lagi mulai ((mulai))."
+        ),
+    ),
+    SmsTemplate(
+        name="jadwal_dibatalkan",
+        version=1,
+        description="The central appointment was given back.",
+        body="Jadwal ((tanggal)) jam ((jam)) di ((tempat)) untuk ((layanan)) ((kode)) dibatalkan.",
+    ),
+    SmsTemplate(
+        name="tidak_hadir",
+        version=1,
+        description="The applicant missed the central appointment: ask the origin site for a new one.",
+        body="Anda tidak hadir ((tanggal)) di ((tempat)) untuk ((layanan)) ((kode)). Minta jadwal baru di ((lokasi)).",
     ),
 )
 
@@ -215,7 +250,8 @@ def render(template_name: str, variables: Mapping[str, str]) -> RenderedSms:
     body = sanitize(_PLACEHOLDER.sub(lambda m: values[m.group(1)], template.body))
     name = _first_name(variables.get(FIRST_NAME))
     if name:
-        greeted = sanitize(f"Yth. {name}, {body[0].lower()}{body[1:]}")
+        opening = body if body.startswith(_KEEPS_CAPITAL) else body[0].lower() + body[1:]
+        greeted = sanitize(f"Yth. {name}, {opening}")
         # The greeting is a courtesy: it is dropped rather than let the text spill into a second segment.
         if count_segments(greeted).segments == 1:
             body = greeted
