@@ -4,7 +4,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 UV_VERSION := 0.13.8
 
-.PHONY: up test lint pytest bootstrap clean
+.PHONY: up test lint pytest bootstrap browser clean
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -21,7 +21,10 @@ lint: bootstrap
 	$(UV) run mypy libs services bench
 	$(UV) run mypy tests --allow-untyped-defs --allow-incomplete-defs --allow-any-generics --no-warn-return-any
 
-pytest: bootstrap
+browser: ## Debian's Chromium and its driver for the web's real-browser tests (installed when missing)
+	@sh tests/web/install-browser.sh
+
+pytest: bootstrap browser
 	$(UV) run pytest
 
 clean: ## forget the local broker's and database's data (.devstack/)

@@ -1,7 +1,8 @@
 """`make up`: the whole platform on this machine, with Kukar's data, until Ctrl-C.
 
-Starts (or reuses, see infra.py) Kafka and PostgreSQL, then catalog, routing, notify, the sandbox SMS provider and
-one intake per site, and prints how to send an application and watch its SMS arrive.
+Starts (or reuses, see infra.py) Kafka and PostgreSQL, then catalog, routing, notify, the sandbox SMS provider,
+one intake per site and the web, and prints how to send an application and watch its SMS arrive, and the web's
+address with a development login per site.
 """
 
 from __future__ import annotations
@@ -90,6 +91,13 @@ def _explain(platform: Platform) -> None:
         f"  curl -s -X POST {platform.url('intake-' + site)}/applications/<application_id>/status \\",
         f"    -H 'Authorization: Bearer {platform.operator_token(site)}' -H 'Content-Type: application/json' \\",
         '    -d \'{"status": "ready_for_pickup"}\'',
+        "",
+        f"The web: the public portal at {platform.url('web')}/ and the counter console at "
+        f"{platform.url('web')}/masuk. Development logins (username / password):",
+        *[
+            f"  {role:<10} {site:<16} {user} / {password}"
+            for user, password, role, site in platform.web_logins()
+        ],
         "",
         f"Logs: {platform.workdir}/. Press Ctrl-C to stop everything.",
     ]

@@ -38,8 +38,16 @@ def context(request: Request) -> IntakeContext:
 
 
 Ctx = Annotated[IntakeContext, Depends(context)]
+
+
+def signed_operator(request: Request, token: str) -> Operator | None:
+    settings = context(request).settings
+    return settings.signed_operator(settings.token_verifier().claims(token))
+
+
 # The operator (their name is recorded with each change; their site bounds what they see): a dependency, so a
-# caller without a token gets 401 first.
+# caller without a token gets 401 first. A static token of this deployment, or a signed short-lived one (the
+# console's, or an identity provider's) naming the operator's site.
 OperatorOf = Annotated[
     Operator,
     Depends(
@@ -47,6 +55,7 @@ OperatorOf = Annotated[
             lambda request: context(request).settings.operators(),
             scheme_name="OperatorToken",
             description="an operator token, bound to one site",
+            signed=signed_operator,
         )
     ),
 ]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field, SecretStr
 
+from mpp_kit.auth import SignedTokenVerifier
 from mpp_kit.settings import ServiceSettings
 
 
@@ -27,6 +29,14 @@ class IntakeSettings(ServiceSettings):
     # pairs separated by commas. A secret. An operator sees only the applications of the site their credential
     # is bound to: here, another site's operator finds nothing (404), never a hint that something exists.
     operator_tokens: SecretStr = SecretStr("")
+    # Signed, short-lived operator tokens (JWT: `sub` the operator, `site` their site, `role`), minted by the
+    # counter console or by an identity provider: its public key (PEM; EdDSA, RS256 or ES256), the issuer and the
+    # audience it writes. No key: only the static tokens above are accepted.
+    intake_token_public_key: str = ""
+    intake_token_issuer: str = "mpp-web"  # noqa: S105 - a name, not a secret
+    intake_token_audience: str = "mpp-intake"  # noqa: S105 - a name, not a secret
+    # The claim naming the operator's site (an identity provider may map it under another name).
+    intake_token_site_claim: str = "site"  # noqa: S105 - a name, not a secret
 
     def operators(self) -> dict[str, Operator]:
         """token -> operator."""
@@ -37,3 +47,19 @@ class IntakeSettings(ServiceSettings):
             if token and name:
                 found[token] = Operator(name, site or self.site_id)
         return found
+
+    def token_verifier(self) -> SignedTokenVerifier:
+        return SignedTokenVerifier(
+            self.intake_token_public_key, self.intake_token_issuer, self.intake_token_audience
+        )
+
+    def signed_operator(self, claims: dict[str, Any] | None) -> Operator | None:
+        """The operator a verified signed token names, bound to the site it names (another site's token then
+        finds nothing here: 404, as a static token bound elsewhere). A token without a site is refused."""
+        if claims is None:
+            return None
+        site = claims.get(self.intake_token_site_claim)
+        name = claims.get("name") or claims["sub"]
+        if not isinstance(site, str) or not site or not isinstance(name, str):
+            return None
+        return Operator(name, site)

@@ -1,0 +1,615 @@
+"""The web's pages: the public portal (catalogue, online application, tracking), login, and the counter console.
+
+Every page is server-rendered HTML that works without JavaScript. Every form carries a CSRF field; a form that
+creates something carries a key made when it was rendered (the Idempotency-Key intake stores), and every POST
+that succeeds answers with a redirect to a page showing the result (POST/redirect/GET), so neither a double click
+nor a reload submits twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from web import accounts, domain
+from web.clients import Intake, Refused, Unavailable
+from web.pages import (
+    Ctx,
+    Form,
+    IntakeOf,
+    NotAllowed,
+    OperatorOf,
+    checked_list,
+    render,
+    set_cookie,
+)
+from web.security import SESSION_COOKIE, Operator
+
+# Pages for people, not an API: kept out of /openapi.json (which lists only /healthz and /readyz).
+public = APIRouter(default_response_class=HTMLResponse, include_in_schema=False)
+login = APIRouter(default_response_class=HTMLResponse, include_in_schema=False)
+counter = APIRouter(prefix="/konter", default_response_class=HTMLResponse, include_in_schema=False)
+
+ServiceCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,63}$")]
+ApplicationId = Annotated[UUID, Path()]
+# Fixed messages shown after a redirect (never text taken from the URL).
+NOTICES = {
+    "diubah": "Status permohonan sudah diubah.",
+    "siap": "Permohonan ditandai selesai.",
+    "hadir": "Kehadiran pemohon dicatat dan nomor antrean diberikan.",
+    "batal": "Permohonan dibatalkan.",
+    "jadwal": "Permintaan jadwal baru dikirim. Pemohon mendapat SMS jadwal baru.",
+    "konflik": "Permohonan sudah berubah di tempat lain. Lihat status terbaru di bawah.",
+    "terkirim": "Permohonan diterima.",
+}
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# ---- public portal --------------------------------------------------------------------------------------------
+
+
+@public.get("/")
+async def home(request: Request, ctx: Ctx) -> Response:
+    return render(request, "beranda.html", sites=await ctx.sites.all())
+
+
+@public.get("/layanan")
+async def catalogue(
+    request: Request,
+    ctx: Ctx,
+    q: Annotated[str, Query(max_length=100)] = "",
+    tempat: Annotated[str, Query(max_length=63)] = "",
+) -> Response:
+    """The catalogue: search by what the applicant says ("bikin ktp", "paspor hilang"), at a site or anywhere."""
+    sites = await ctx.sites.all()
+    site = tempat if tempat in sites else None
+    found = await ctx.catalog.search(q, site=site, limit=30)
+    return render(request, "layanan.html", q=q, tempat=site or "", sites=sites, found=found)
+
+
+@public.get("/layanan/{code}")
+async def standard(request: Request, ctx: Ctx, code: ServiceCode) -> Response:
+    """One service's standar pelayanan: requirements, procedure, time, fee and its legal basis, product,
+    complaints."""
+    service = await ctx.catalog.service(code.upper())
+    sites = await ctx.sites.all()
+    return render(
+        request,
+        "standar.html",
+        service=service,
+        sites=sites,
+        online_sites=online_sites(service, sites, list(ctx.intakes)),
+    )
+
+
+async def _online_form(
+    request: Request, ctx: Ctx, code: str, status_code: int = 200, **values: Any
+) -> Response:
+    service = await ctx.catalog.service(code.upper())
+    sites = await ctx.sites.all()
+    offering = online_sites(service, sites, list(ctx.intakes))
+    return render(
+        request,
+        "ajukan.html",
+        status_code,
+        service=service,
+        sites=sites,
+        offering=offering,
+        **values,
+    )
+
+
+def online_sites(service: dict[str, Any], sites: dict[str, Any], with_intake: list[str]) -> list[str]:
+    """Where the service can be applied for online: a site offering it, or any site when the central MPP offers
+    it (routing forwards it there with a booked slot)."""
+    offered = set(service.get("sites", []))
+    central = any(sites.get(s, {}).get("kind") == "central" for s in offered)
+    return [s for s in with_intake if s in offered or (central and s in sites)]
+
+
+# Before /ajukan/{code}, which would take `terkirim` for a service code.
+@public.get("/ajukan/terkirim")
+async def online_sent(
+    request: Request,
+    ctx: Ctx,
+    tempat: Annotated[str, Query(max_length=63)] = "",
+    kode: Annotated[str, Query(max_length=12)] = "",
+) -> Response:
+    """The answer to an online submit (after its redirect): the tracking code, to keep."""
+    site = (await ctx.sites.all()).get(tempat)
+    if site is None or not domain.TRACKING_CODE_RE.match(kode):
+        # Only what a submit redirected here: never a page showing any text someone put in a link.
+        return render(request, "galat.html", 404, title="Tidak ditemukan", message="Halaman ini tidak ada.")
+    return render(request, "terkirim.html", site=site, kode=domain.tracking_code(kode))
+
+
+@public.get("/ajukan/{code}")
+async def online_form(request: Request, ctx: Ctx, code: ServiceCode, tempat: str = "") -> Response:
+    """The online application's form. Steps: this form, then (with the one-time SMS code, another issue) a page
+    asking for the code sent to the phone, then the submit; `submit_online` below is where that step goes."""
+    return await _online_form(request, ctx, code, values={"tempat": tempat, "sms": "1"})
+
+
+@public.post("/ajukan/{code}")
+async def online_submit(request: Request, ctx: Ctx, code: ServiceCode, form: Form) -> Response:
+    check = domain.check_applicant(form)
+    check.values.update(tempat=form.get("tempat", ""), sms=form.get("sms", ""))
+    intake = ctx.intake(form.get("tempat", ""))
+    if intake is None:
+        check.refuse("tempat", "Pilih tempat pelayanan.")
+    provided = checked_list(request, "persyaratan")
+    if not check.ok or intake is None:
+        return await _online_form(
+            request, ctx, code, 422, values=check.values, errors=check.errors, provided=provided
+        )
+    service = await ctx.catalog.service(code.upper())
+    body = application_body(service, check.values, provided, channel="online", sms=bool(form.get("sms")))
+    try:
+        accepted = await submit_online(intake, body, form.get("kunci", ""))
+    except Refused as refused:
+        if refused.status != 422:
+            raise
+        errors = domain.intake_problems(refused.fields)
+        return await _online_form(
+            request, ctx, code, 422, values=check.values, errors=errors, provided=provided
+        )
+    query = urlencode({"tempat": intake.site, "kode": accepted["tracking_code"]})
+    return see_other(f"/ajukan/terkirim?{query}")
+
+
+async def submit_online(intake: Intake, body: dict[str, Any], key: str) -> dict[str, Any]:
+    """The online submit. The phone's one-time code (another issue) is checked before this call: the form's
+    values wait in a signed cookie while the applicant types the code on its own page, then come here."""
+    return await intake.submit(body, key or uuid.uuid4().hex)
+
+
+@public.get("/lacak")
+async def tracking_form(request: Request, kode: Annotated[str, Query(max_length=12)] = "") -> Response:
+    return render(request, "lacak.html", values={"kode": kode})
+
+
+@public.post("/lacak")
+async def track(request: Request, ctx: Ctx, form: Form) -> Response:
+    """Tracking code + the phone's last four digits (a POST: the digits stay out of addresses and logs). The code
+    does not say the site: every site's intake is asked; a forwarded application, known at its origin and at the
+    central site, is shown as one (the freshest status, both histories)."""
+    check = domain.check_tracking(form)
+    if not check.ok:
+        return render(request, "lacak.html", 422, values=check.values, errors=check.errors)
+    code = domain.tracking_code(check.values["kode"])
+
+    async def ask(intake: Intake) -> dict[str, Any] | Unavailable | None:
+        try:
+            return await intake.track(code, check.values["hp4"])
+        except Refused:
+            return None
+        except Unavailable as away:  # one site away must not hide an application another site knows
+            return away
+
+    asked = await asyncio.gather(*(ask(i) for i in ctx.intakes.values()))
+    answers = [a for a in asked if isinstance(a, dict)]
+    if not answers and any(isinstance(a, Unavailable) for a in asked):
+        raise next(a for a in asked if isinstance(a, Unavailable))
+    if not answers:
+        errors = {"kode": "Kode lacak dan 4 angka terakhir HP tidak cocok dengan permohonan mana pun."}
+        return render(request, "lacak.html", 404, values=check.values, errors=errors)
+    found = domain.merge_tracking(answers)
+    time_zone = await ctx.sites.time_zone(found["site_id"])
+    return render(
+        request,
+        "lacak.html",
+        values=check.values,
+        found=found,
+        tz=time_zone,
+        site=await ctx.sites.get(found["site_id"]),
+    )
+
+
+# ---- login ------------------------------------------------------------------------------------------------------
+
+
+def _next_page(value: str) -> str:
+    """Back to the console page that asked for the login; never to another site (open redirect)."""
+    return value if value.startswith("/konter") and "//" not in value and "\\" not in value else "/konter"
+
+
+@login.get("/masuk")
+async def login_form(request: Request, lanjut: Annotated[str, Query(max_length=300)] = "") -> Response:
+    return render(request, "masuk.html", values={"lanjut": _next_page(lanjut)})
+
+
+@login.post("/masuk")
+async def log_in(request: Request, ctx: Ctx, form: Form) -> Response:
+    username, password = form.get("pengguna", ""), form.get("sandi", "")
+    values = {"pengguna": username, "lanjut": _next_page(form.get("lanjut", ""))}
+    errors = {}
+    if not username.strip():
+        errors["pengguna"] = "Nama pengguna wajib diisi."
+    if not password:
+        errors["sandi"] = "Kata sandi wajib diisi."
+    if not errors and ctx.logins.blocked(username):
+        errors["sandi"] = (
+            "Terlalu banyak percobaan yang salah. Coba lagi 15 menit lagi, atau hubungi supervisor."
+        )
+        return render(request, "masuk.html", 429, values=values, errors=errors)
+    # argon2 takes tens of milliseconds of CPU by design: off the event loop.
+    account = (
+        await run_in_threadpool(accounts.authenticate, ctx.accounts, username, password)
+        if not errors
+        else None
+    )
+    if account is None:
+        if not errors:
+            ctx.logins.failed(username)
+        errors = errors or {"sandi": "Nama pengguna atau kata sandi salah."}
+        return render(request, "masuk.html", 401, values=values, errors=errors)
+    ctx.logins.succeeded(username)
+    response = see_other(values["lanjut"])
+    set_cookie(ctx, response, SESSION_COOKIE, ctx.sessions.issue(account), ctx.settings.session_ttl_s)
+    return response
+
+
+@login.post("/keluar")
+async def log_out(ctx: Ctx, form: Form) -> Response:
+    response = see_other("/masuk")
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=ctx.settings.cookie_secure, httponly=True)
+    return response
+
+
+# ---- counter console ----------------------------------------------------------------------------------------------
+
+
+def token(ctx: Ctx, operator: Operator) -> str:
+    return ctx.intake_tokens.mint(operator)
+
+
+@counter.get("")
+async def queue(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    hari: date | None = None,
+    status: Annotated[str, Query(max_length=20)] = "",
+    instansi: Annotated[str, Query(max_length=32)] = "",
+) -> Response:
+    """Today's queue at the operator's site: tickets, status, agency; filters and a search box."""
+    time_zone = await ctx.sites.time_zone(operator.site)
+    day = hari or domain.today(time_zone)
+    agency = instansi.strip().upper()
+    errors = {}
+    rows: list[dict[str, Any]] = []
+    if agency and not domain.AGENCY_CODE_RE.match(agency):
+        errors["instansi"] = "Tulis kode instansi, misalnya DUKCAPIL atau IMIGRASI."
+    else:
+        rows = await intake.operator_get(
+            token(ctx, operator),
+            "/queue",
+            day=day.isoformat(),
+            status=status if status in domain.STATUS_LABELS else None,
+            agency_code=agency or None,
+        )
+    return render(
+        request,
+        "antrean.html",
+        422 if errors else 200,
+        errors=errors,
+        rows=rows,
+        day=day,
+        tz=time_zone,
+        values={"status": status, "instansi": instansi},
+        site=await ctx.sites.get(operator.site),
+    )
+
+
+@counter.get("/cari")
+async def search(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    q: Annotated[str, Query(max_length=120)] = "",
+) -> Response:
+    """By tracking code, today's ticket or part of the name."""
+    errors = {}
+    rows: list[dict[str, Any]] = []
+    if len(q.strip()) < 2:
+        errors["q"] = "Tulis paling sedikit 2 huruf: kode lacak, nomor antrean atau nama."
+    else:
+        rows = await intake.operator_get(token(ctx, operator), "/search", q=q.strip())
+    return render(
+        request,
+        "cari.html",
+        200 if not errors else 422,
+        rows=rows,
+        values={"q": q},
+        errors=errors,
+        tz=await ctx.sites.time_zone(operator.site),
+    )
+
+
+@counter.get("/baru")
+async def new_application(
+    request: Request, ctx: Ctx, operator: OperatorOf, q: Annotated[str, Query(max_length=100)] = ""
+) -> Response:
+    """Find the service by what the applicant says. Not filtered by the site: a service only the central MPP
+    gives is applied for here too (routing books the slot there)."""
+    found = await ctx.catalog.search(q, limit=15) if q.strip() else None
+    return render(request, "baru.html", q=q, found=found)
+
+
+async def _counter_form(
+    request: Request, ctx: Ctx, operator: Operator, code: str, status_code: int = 200, **values: Any
+) -> Response:
+    service = await ctx.catalog.service(code.upper())
+    here = operator.site in service.get("sites", [])
+    return render(request, "baru_form.html", status_code, service=service, here=here, **values)
+
+
+@counter.get("/baru/{code}")
+async def new_application_form(
+    request: Request, ctx: Ctx, operator: OperatorOf, code: ServiceCode
+) -> Response:
+    """The service's standar pelayanan in short, its requirements checklist, and the applicant."""
+    return await _counter_form(request, ctx, operator, code, values={"sms": "1"})
+
+
+@counter.post("/baru/{code}")
+async def submit_at_counter(
+    request: Request, ctx: Ctx, operator: OperatorOf, intake: IntakeOf, code: ServiceCode, form: Form
+) -> Response:
+    check = domain.check_applicant(form)
+    check.values.update(sms=form.get("sms", ""), lengkap=form.get("lengkap", ""))
+    provided = checked_list(request, "persyaratan")
+    if not check.ok:
+        return await _counter_form(
+            request, ctx, operator, code, 422, values=check.values, errors=check.errors, provided=provided
+        )
+    service = await ctx.catalog.service(code.upper())
+    body = application_body(service, check.values, provided, channel="counter", sms=bool(form.get("sms")))
+    body["accept_incomplete"] = bool(form.get("lengkap"))
+    try:
+        accepted = await intake.submit(body, form.get("kunci") or uuid.uuid4().hex)
+    except Refused as refused:
+        if refused.status != 422:
+            raise
+        errors = domain.intake_problems(refused.fields)
+        return await _counter_form(
+            request, ctx, operator, code, 422, values=check.values, errors=errors, provided=provided
+        )
+    return see_other(f"/konter/permohonan/{accepted['application_id']}?pesan=terkirim")
+
+
+def application_body(
+    service: dict[str, Any], values: dict[str, str], provided: list[str], *, channel: str, sms: bool
+) -> dict[str, Any]:
+    """Intake's submit body: the applicant, and the service's whole checklist with what was provided."""
+    ticked = set(provided)
+    checklist = [
+        {
+            "requirement": requirement["name"],
+            "provided": requirement["form"] if requirement["name"] in ticked else None,
+        }
+        for requirement in service.get("requirements", [])
+    ]
+    return {
+        "service_code": service["code"],
+        "channel": channel,
+        "applicant": {"name": values["nama"], "nik": values["nik"].replace(" ", ""), "phone": values["hp"]},
+        "sms_consent": sms,
+        "checklist": checklist,
+    }
+
+
+async def _application_page(
+    request: Request,
+    ctx: Ctx,
+    operator: Operator,
+    intake: Intake,
+    application_id: UUID,
+    status_code: int = 200,
+    **values: Any,
+) -> Response:
+    application = await intake.operator_get(token(ctx, operator), f"/applications/{application_id}")
+    site = await ctx.sites.get(operator.site)
+    return render(
+        request,
+        "permohonan.html",
+        status_code,
+        app=application,
+        tz=await ctx.sites.time_zone(operator.site),
+        site=site,
+        actions=domain.actions(operator.role, application),
+        next_step=domain.OPERATOR_NEXT.get(application["status"], ""),
+        **values,
+    )
+
+
+@counter.get("/permohonan/{application_id}")
+async def application(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    pesan: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """One application: ticket and tracking code (printable), history, next step, and what may be done now."""
+    return await _application_page(request, ctx, operator, intake, application_id, notice=NOTICES.get(pesan))
+
+
+async def _act(
+    request: Request,
+    ctx: Ctx,
+    operator: Operator,
+    intake: Intake,
+    application_id: UUID,
+    path: str,
+    body: dict[str, Any] | None,
+    done: str,
+    reached: set[str],
+) -> Response:
+    """One operator action, then back to the application. A repeat (double click, reload) that intake refuses
+    because the application already is where the action leads counts as done."""
+    try:
+        await intake.operator_post(token(ctx, operator), f"/applications/{application_id}{path}", body)
+    except Refused as refused:
+        if refused.status == 409:
+            current = await intake.operator_get(token(ctx, operator), f"/applications/{application_id}")
+            done = done if current["status"] in reached else "konflik"
+        elif refused.status == 422:
+            errors = {"umum": "Data belum dapat diterima. Periksa kembali."}
+            return await _application_page(request, ctx, operator, intake, application_id, 422, errors=errors)
+        else:
+            raise
+    return see_other(f"/konter/permohonan/{application_id}?pesan={done}")
+
+
+@counter.post("/permohonan/{application_id}/status")
+async def change_status(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+) -> Response:
+    target = form.get("status", "")
+    note = form.get("catatan", "")
+    problem = domain.check_note(note, required=target == "rejected")
+    if target not in ("in_progress", "ready_for_pickup", "completed", "rejected"):
+        problem = "Pilih status baru."
+    if problem:
+        values = {"status": target, "catatan": note}
+        return await _application_page(
+            request, ctx, operator, intake, application_id, 422, errors={"catatan": problem}, values=values
+        )
+    body = {"status": target, **({"note": note.strip()} if note.strip() else {})}
+    return await _act(request, ctx, operator, intake, application_id, "/status", body, "diubah", {target})
+
+
+@counter.post("/permohonan/{application_id}/siap")
+async def mark_ready(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+) -> Response:
+    reached = {"ready_for_pickup", "sent_to_origin"}
+    return await _act(request, ctx, operator, intake, application_id, "/ready", None, "siap", reached)
+
+
+@counter.post("/permohonan/{application_id}/hadir")
+async def check_in(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+) -> Response:
+    return await _act(
+        request, ctx, operator, intake, application_id, "/check-in", None, "hadir", {"checked_in"}
+    )
+
+
+@counter.post("/permohonan/{application_id}/batal")
+async def cancel(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+) -> Response:
+    if operator.role != "supervisor":
+        raise NotAllowed
+    reason = form.get("alasan", "")
+    problem = domain.check_note(reason, required=True)
+    if problem:
+        return await _application_page(
+            request,
+            ctx,
+            operator,
+            intake,
+            application_id,
+            422,
+            errors={"alasan": problem},
+            values={"alasan": reason},
+        )
+    body = {"reason": reason.strip()}
+    return await _act(request, ctx, operator, intake, application_id, "/cancel", body, "batal", {"cancelled"})
+
+
+@counter.post("/permohonan/{application_id}/jadwal-ulang")
+async def reschedule(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+) -> Response:
+    typed = form.get("mulai", "").strip()
+    values = {"mulai": typed, "alasan_jadwal": form.get("alasan_jadwal", "")}
+    body: dict[str, Any] = {}
+    try:
+        if typed:
+            body["not_before"] = date.fromisoformat(typed).isoformat()
+    except ValueError:
+        errors = {"mulai": "Tanggal tidak dikenali. Pilih tanggal, misalnya 2026-12-07."}
+        return await _application_page(
+            request, ctx, operator, intake, application_id, 422, errors=errors, values=values
+        )
+    reason = values["alasan_jadwal"].strip()
+    if reason:
+        if problem := domain.check_note(reason, required=False):
+            errors = {"alasan_jadwal": problem}
+            return await _application_page(
+                request, ctx, operator, intake, application_id, 422, errors=errors, values=values
+            )
+        body["reason"] = reason
+    return await _act(request, ctx, operator, intake, application_id, "/reschedule", body, "jadwal", set())
+
+
+@counter.get("/kedatangan")
+async def arrivals(
+    request: Request, ctx: Ctx, operator: OperatorOf, intake: IntakeOf, hari: date | None = None
+) -> Response:
+    """At the central site: the day's expected arrivals (forwarded from the Mini MPPs) and their check-in."""
+    time_zone = await ctx.sites.time_zone(operator.site)
+    day = hari or domain.today(time_zone)
+    rows = await intake.operator_get(token(ctx, operator), "/arrivals", day=day.isoformat())
+    return render(request, "kedatangan.html", rows=rows, day=day, tz=time_zone)
+
+
+PICKUP_DAYS = 14
+
+
+@counter.get("/siap-diambil")
+async def pickups(request: Request, ctx: Ctx, operator: OperatorOf, intake: IntakeOf) -> Response:
+    """Results waiting for pickup at the site: applications of the last two weeks that are ready."""
+    time_zone = await ctx.sites.time_zone(operator.site)
+    days = domain.recent_days(domain.today(time_zone), PICKUP_DAYS)
+    bearer = token(ctx, operator)
+    per_day = await asyncio.gather(
+        *(
+            intake.operator_get(bearer, "/queue", day=day.isoformat(), status="ready_for_pickup")
+            for day in days
+        )
+    )
+    rows = [row for day_rows in per_day for row in day_rows]
+    return render(request, "siap.html", rows=rows, tz=time_zone, days=PICKUP_DAYS)

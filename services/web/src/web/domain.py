@@ -1,0 +1,282 @@
+"""The web's rules, pure (no I/O): words in Bahasa Indonesia for what the services answer, dates in the site's
+time zone, checks of what a person typed (each with its reason in Bahasa Indonesia), and who may do what."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from mpp_kit.phone import InvalidPhoneNumber, normalize_msisdn
+
+Role = Literal["operator", "supervisor"]
+ROLES: tuple[Role, ...] = ("operator", "supervisor")
+DEFAULT_TIME_ZONE = "Asia/Makassar"  # Kutai Kartanegara: WITA
+
+STATUS_LABELS: dict[str, str] = {
+    "submitted": "Diterima",
+    "incomplete": "Belum lengkap",
+    "routed_local": "Diproses di sini",
+    "forwarded": "Diteruskan ke MPP pusat",
+    "refused": "Tidak dapat dilayani",
+    "expected": "Dijadwalkan datang",
+    "checked_in": "Sudah hadir",
+    "in_progress": "Sedang diproses",
+    "ready_for_pickup": "Siap diambil",
+    "sent_to_origin": "Dikirim ke tempat asal",
+    "completed": "Selesai",
+    "cancelled": "Dibatalkan",
+    "rejected": "Ditolak",
+    "no_show": "Tidak hadir",
+}
+CHANNEL_LABELS = {"counter": "Loket", "online": "Daring", "kiosk": "Anjungan"}
+FORM_LABELS = {"original": "asli", "copy": "fotokopi", "digital": "berkas digital"}
+REASON_LABELS = {
+    "biometrics": "perlu perekaman foto dan sidik jari",
+    "secure_printing": "dicetak dengan pengamanan khusus",
+    "physical_inspection": "perlu pemeriksaan fisik",
+    "court": "diputus oleh pengadilan",
+    "originals": "perlu pemeriksaan dokumen asli",
+}
+
+# What an operator may set by hand from each status (intake enforces the same; the page offers only these).
+OPERATOR_MOVES: dict[str, tuple[str, ...]] = {
+    "submitted": ("in_progress", "ready_for_pickup", "rejected"),
+    "incomplete": ("in_progress", "rejected"),
+    "routed_local": ("in_progress", "ready_for_pickup", "rejected"),
+    "checked_in": ("in_progress", "ready_for_pickup", "rejected"),
+    "in_progress": ("ready_for_pickup", "rejected"),
+    "ready_for_pickup": ("completed",),
+}
+CANCELLABLE = frozenset({"submitted", "incomplete", "routed_local", "forwarded", "expected"})
+RESCHEDULABLE = frozenset({"forwarded", "expected", "no_show"})
+
+_MONTHS = "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember".split()
+_DAYS = "Senin Selasa Rabu Kamis Jumat Sabtu Minggu".split()
+_ZONE_NAMES = {7 * 3600: "WIB", 8 * 3600: "WITA", 9 * 3600: "WIT"}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def allowed_moves(status: str) -> tuple[str, ...]:
+    return OPERATOR_MOVES.get(status, ())
+
+
+def may_cancel(role: Role, status: str) -> bool:
+    """Cancelling throws an applicant's application away: a supervisor's decision."""
+    return role == "supervisor" and status in CANCELLABLE
+
+
+# What the operator does next, by status (the applicant's next step is intake's, in public tracking).
+OPERATOR_NEXT: dict[str, str] = {
+    "submitted": "Tunggu sebentar: sistem menentukan diproses di sini atau diteruskan ke MPP pusat.",
+    "incomplete": "Minta pemohon melengkapi persyaratan yang belum ada, lalu proses.",
+    "routed_local": "Proses berkasnya, lalu tandai Siap diambil (pemohon mendapat SMS).",
+    "forwarded": "Pemohon datang ke MPP pusat sesuai jadwal. Hasilnya kembali ke sini bila diambil di sini.",
+    "refused": "Tidak ada tindakan. Jelaskan alasannya bila pemohon datang.",
+    "expected": "Catat hadir saat pemohon datang; ia mendapat nomor antrean di loket instansinya.",
+    "checked_in": "Proses berkasnya, lalu tandai selesai.",
+    "in_progress": "Tandai Siap diambil setelah selesai (pemohon mendapat SMS).",
+    "ready_for_pickup": "Serahkan dokumen kepada pemohon (periksa KTP-el dan kode lacak), lalu tandai Selesai.",
+    "sent_to_origin": "Hasil dikirim ke tempat pemohon mendaftar. Tidak ada tindakan di sini.",
+    "completed": "Selesai. Tidak ada tindakan.",
+    "cancelled": "Dibatalkan. Tidak ada tindakan.",
+    "rejected": "Ditolak. Pemohon dapat mendaftar lagi.",
+    "no_show": "Pemohon tidak hadir. Minta jadwal baru bila pemohon masih memerlukannya.",
+}
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What the application's page offers the operator now."""
+
+    moves: tuple[str, ...]
+    cancel: bool
+    reschedule: bool
+    check_in: bool
+    finish: bool  # a forwarded application done at the central MPP goes back to where it is collected
+
+
+def actions(role: Role, application: Mapping[str, Any]) -> Actions:
+    status = str(application["status"])
+    return Actions(
+        moves=allowed_moves(status),
+        cancel=may_cancel(role, status),
+        reschedule=status in RESCHEDULABLE,
+        # An expected arrival, or an online applicant coming to the counter, gets the day's ticket.
+        check_in=status == "expected"
+        or (
+            application["channel"] == "online"
+            and not application["queue_ticket"]
+            and status in ("submitted", "incomplete", "routed_local")
+        ),
+        finish=status in ("checked_in", "in_progress") and application["origin_site_id"] is not None,
+    )
+
+
+def rupiah(amount: int) -> str:
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def local_time(value: datetime | str | None, tz: str = DEFAULT_TIME_ZONE) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(ZoneInfo(tz))
+
+
+def zone_name(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    return _ZONE_NAMES.get(seconds, moment.strftime("UTC%z"))
+
+
+def long_date(day: date) -> str:
+    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def date_time(value: datetime | str | None, tz: str = DEFAULT_TIME_ZONE) -> str:
+    """`Senin, 1 Desember 2026 pukul 09.30 WITA`: in the site's zone, as people there say it."""
+    moment = local_time(value, tz)
+    if moment is None:
+        return "-"
+    return f"{long_date(moment.date())} pukul {moment:%H.%M} {zone_name(moment)}"
+
+
+def short_time(value: datetime | str | None, tz: str = DEFAULT_TIME_ZONE) -> str:
+    moment = local_time(value, tz)
+    return "-" if moment is None else f"{moment:%H.%M}"
+
+
+def today(tz: str = DEFAULT_TIME_ZONE, now: datetime | None = None) -> date:
+    return (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
+
+
+def recent_days(last: date, count: int) -> list[date]:
+    return [last - timedelta(days=n) for n in range(count)]
+
+
+# ---- what a person typed -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FormCheck:
+    """The values as typed (kept to fill the form again) and, per field, the reason it was refused."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def refuse(self, name: str, reason: str) -> None:
+        self.errors.setdefault(name, reason)
+
+
+_NAME_RE = re.compile(r"^[^\x00-\x1f<>{}]{2,120}$")
+AGENCY_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
+TRACKING_CODE_RE = re.compile(r"^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$")
+
+
+def check_applicant(values: Mapping[str, str]) -> FormCheck:
+    """Name, NIK and phone of an applicant, as far as the web can tell (intake checks the NIK's codes too)."""
+    check = FormCheck({k: values.get(k, "").strip() for k in ("nama", "nik", "hp")})
+    name, nik, phone = check.values["nama"], check.values["nik"], check.values["hp"]
+    if not name:
+        check.refuse("nama", "Nama wajib diisi, sesuai KTP-el.")
+    elif not _NAME_RE.match(name):
+        check.refuse("nama", "Nama 2 sampai 120 huruf, tanpa tanda < > { }.")
+    digits = nik.replace(" ", "")
+    if not digits:
+        check.refuse("nik", "NIK wajib diisi.")
+    elif not (digits.isascii() and digits.isdigit()):
+        check.refuse("nik", "NIK hanya berisi angka 0-9.")
+    elif len(digits) != 16:
+        check.refuse("nik", f"NIK harus 16 angka; yang diisi {len(digits)} angka.")
+    if not phone:
+        check.refuse("hp", "Nomor HP wajib diisi, untuk menerima SMS.")
+    else:
+        try:
+            normalize_msisdn(phone)
+        except InvalidPhoneNumber:
+            check.refuse("hp", "Nomor HP tidak dikenali. Tulis nomor seluler, misalnya 0812-3456-7890.")
+    return check
+
+
+# Intake's field names -> the form's, and what to tell the person when intake refuses that field.
+INTAKE_FIELDS: dict[str, tuple[str, str]] = {
+    "applicant.name": ("nama", "Nama tidak dapat diterima. Periksa kembali, sesuai KTP-el."),
+    "applicant.nik": (
+        "nik",
+        "NIK tidak sah: periksa kode wilayah (6 angka pertama) dan tanggal lahir (6 angka berikutnya).",
+    ),
+    "applicant.phone": ("hp", "Nomor HP tidak dapat menerima SMS. Tulis nomor seluler Indonesia."),
+    "service_code": ("layanan", "Layanan ini tidak tersedia lagi. Pilih layanan lain."),
+    "checklist": ("persyaratan", "Persyaratan wajib belum lengkap."),
+    "accept_incomplete": ("lengkap", "Permohonan belum lengkap hanya dapat diterima di loket."),
+}
+
+
+def intake_problems(fields: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Intake's 422 fields as the form's fields with reasons in Bahasa Indonesia; unknown ones under `umum`."""
+    found: dict[str, str] = {}
+    for problem in fields:
+        name = str(problem.get("field", ""))
+        form_field, reason = INTAKE_FIELDS.get(name, ("umum", "Data belum dapat diterima. Periksa kembali."))
+        if name == "checklist":
+            missing = str(problem.get("reason", "")).removeprefix("missing: ")
+            reason = f"Persyaratan wajib belum ada: {missing}." if missing else reason
+            found[form_field] = (found[form_field] + " " + reason) if form_field in found else reason
+        else:
+            found.setdefault(form_field, reason)
+    return found
+
+
+def check_tracking(values: Mapping[str, str]) -> FormCheck:
+    check = FormCheck({k: values.get(k, "").strip() for k in ("kode", "hp4")})
+    code, last4 = check.values["kode"], check.values["hp4"]
+    if not code:
+        check.refuse("kode", "Kode lacak wajib diisi; ada di SMS, misalnya 7F3K-9Q2M.")
+    elif not TRACKING_CODE_RE.match(code):
+        check.refuse("kode", "Kode lacak 8 huruf dan angka, misalnya 7F3K-9Q2M.")
+    if not re.fullmatch(r"[0-9]{4}", last4):
+        check.refuse("hp4", "Tulis 4 angka terakhir nomor HP yang didaftarkan.")
+    return check
+
+
+def tracking_code(typed: str) -> str:
+    code = typed.strip().upper().replace("-", "")
+    return f"{code[:4]}-{code[4:]}"
+
+
+def merge_tracking(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One application as several sites' intakes know it (a forwarded one: its origin and the central MPP): the
+    status, next step and appointment of the freshest answer, and every site's history in time order."""
+    freshest = max(answers, key=lambda a: str(a["updated_at"]))
+    steps = {
+        (datetime.fromisoformat(str(h["at"])), h["status"]): h
+        for answer in answers
+        for h in answer.get("history", [])
+    }
+    appointment = freshest.get("appointment") or next(
+        (a["appointment"] for a in answers if a.get("appointment")), None
+    )
+    return {**freshest, "appointment": appointment, "history": [steps[k] for k in sorted(steps)]}
+
+
+def check_note(value: str, *, required: bool) -> str | None:
+    """A short note for the applicant's SMS: the reason it is refused, or None."""
+    note = value.strip()
+    if not note:
+        return "Alasan wajib diisi; dikirim ke pemohon lewat SMS." if required else None
+    if len(note) < 3 or len(note) > 60:
+        return "Alasan 3 sampai 60 huruf (dikirim lewat SMS)."
+    if re.search(r"[0-9]{6,}", note):
+        return "Jangan menulis NIK atau nomor HP di alasan."
+    return None
