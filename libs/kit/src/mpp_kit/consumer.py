@@ -9,6 +9,9 @@ never the at-most-once ACK_FIRST default. A message that keeps failing goes to `
 An outage is not the message's fault: when the handler fails because PostgreSQL does not answer (or the DLQ
 publish because Kafka does not), the consumer pauses until the database answers again and redelivers the message
 without spending its attempts, for as long as the outage lasts (`mpp_kit.outage` says what an outage is).
+
+Metrics (`mpp_kit.metrics`): each message's result in `consumer_messages_total`, dead letters in
+`consumer_dead_letters_total`, and the partition's lag seen at each message in `consumer_lag`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 import stamina
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -28,6 +32,7 @@ from pydantic import ValidationError
 
 from mpp_contracts.base import IntegrationEvent
 from mpp_kit.logs import mask_personal_data
+from mpp_kit.metrics import CONSUMER_DEAD_LETTERS, CONSUMER_LAG, CONSUMER_MESSAGES
 from mpp_kit.outage import is_outage, is_timeout
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,7 @@ class InboxConsumer(Generic[E]):
     async def process(self, msg: Any) -> None:
         record = msg.raw_message
         where = (record.topic, record.partition, record.offset)
+        self._record_lag(msg)
         try:
             event = self.parse(msg.body)
         except ValidationError as exc:
@@ -76,9 +82,11 @@ class InboxConsumer(Generic[E]):
                 )
                 if not fresh:
                     self.duplicates += 1
+                    self._count(record.topic, "duplicate")
                     return
                 await self.handler(conn, event)
             self.processed += 1
+            self._count(record.topic, "processed")
             self._attempts.pop(where, None)
         except Exception as exc:
             if is_outage(exc):
@@ -87,6 +95,7 @@ class InboxConsumer(Generic[E]):
                 # spends an attempt, so a message whose work always times out still ends in the DLQ.
                 if not (is_timeout(exc) and database_answered_at_once):
                     self.outages += 1
+                    self._count(record.topic, "outage")
                     log.warning(
                         "database unavailable; message will be redelivered without spending an attempt",
                         extra={"consumer": self.name, "topic": record.topic, "offset": record.offset},
@@ -100,6 +109,7 @@ class InboxConsumer(Generic[E]):
                 await self._dead_letter(msg, exc, attempts)
                 self._attempts.pop(where, None)
                 return
+            self._count(record.topic, "retried")
             log.warning(
                 "handler failed; message will be redelivered",
                 extra={
@@ -111,6 +121,20 @@ class InboxConsumer(Generic[E]):
             )
             await asyncio.sleep(self.retry_backoff_s * attempts)
             raise  # NACK: FastStream seeks back to this offset and delivers it again
+
+    def _count(self, topic: str, result: str) -> None:
+        CONSUMER_MESSAGES.labels(self.name, topic, result).inc()
+
+    def _record_lag(self, msg: Any) -> None:
+        """Messages behind the partition's end: its high watermark at the consumer's last fetch minus the offset
+        after this message. Not known before the first fetch answer (nor for a message without its consumer)."""
+        record = msg.raw_message
+        consumer = getattr(msg, "consumer", None)
+        highwater = getattr(consumer, "highwater", None)
+        end = highwater(TopicPartition(record.topic, record.partition)) if callable(highwater) else None
+        if isinstance(end, int):
+            lag = max(end - record.offset - 1, 0)
+            CONSUMER_LAG.labels(self.name, record.topic, str(record.partition)).set(lag)
 
     async def _wait_for_database(self) -> bool:
         """Wait (at most `outage_pause_s`) until the database answers; True if it answered the first probe."""
@@ -151,6 +175,8 @@ class InboxConsumer(Generic[E]):
                     record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers
                 )
         self.dead_lettered += 1
+        self._count(record.topic, "dead_lettered")
+        CONSUMER_DEAD_LETTERS.labels(self.name, record.topic).inc()
         log.error(
             "message sent to the DLQ",
             extra={

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -29,20 +30,19 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mpp_kit.errors import ApiError, ErrorBody, ErrorResponse, FieldProblem, field_path
+from mpp_kit.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from mpp_kit.models import NUL_REASON
 from mpp_kit.outage import OUTAGE_TYPES, is_outage
 from mpp_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-
-HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -147,10 +147,11 @@ class NulRefusalMiddleware:
 
 
 class TracingMiddleware:
-    """One server span per request, named by the route template, and the request counter of /metrics. A caller's
-    traceparent is continued only when `trust_inbound_traceparent`; otherwise the request starts a new trace,
-    linked to the caller's span. Plain ASGI: Starlette's BaseHTTPMiddleware wraps `receive` in a task group, which
-    turned a streamed body over the limit into an exception group and a 500."""
+    """One server span per request, named by the route template, and the request counter and latency histogram
+    of /metrics, labelled by it too. A caller's traceparent is continued only when `trust_inbound_traceparent`;
+    otherwise the request starts a new trace, linked to the caller's span. Plain ASGI: Starlette's
+    BaseHTTPMiddleware wraps `receive` in a task group, which turned a streamed body over the limit into an
+    exception group and a 500."""
 
     def __init__(self, app: ASGIApp, trust_inbound_traceparent: bool = False) -> None:
         self.app = app
@@ -171,6 +172,7 @@ class TracingMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         method = _method(scope["method"])
         status = 500  # what the client gets if the app raises before answering
+        started = time.perf_counter()
         parent, links = self._parent_and_links(headers)
         token = otel_context.attach(parent)
         try:
@@ -200,7 +202,9 @@ class TracingMiddleware:
                     span.update_name(f"{method} {_route(scope)}")
         finally:
             otel_context.detach(token)
-            HTTP_REQUESTS.labels(method, _route(scope), str(status)).inc()
+            route = _route(scope)
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_REQUEST_DURATION.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _allowed_methods(request: Request) -> str:

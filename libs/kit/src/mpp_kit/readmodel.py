@@ -2,7 +2,8 @@
 
 At start it reads every partition from the beginning up to the end offsets seen at start; only then is it ready.
 After that it follows the topic live. A tombstone (null value) removes the key. No consumer group: every replica
-keeps its own full copy, and a restart rebuilds the same copy from the topic.
+keeps its own full copy, and a restart rebuilds the same copy from the topic. `read_model_items{topic}` and
+`read_model_loaded{topic}` in /metrics say how far it is.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from mpp_kit.kafka_security import KafkaTarget, connection_of
+from mpp_kit.metrics import READ_MODEL_ITEMS, READ_MODEL_LOADED
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class ReadModel(Generic[M, S]):
         self.items: dict[str, S] = {}
         self.loaded = asyncio.Event()
         self.changes = 0
+        READ_MODEL_LOADED.labels(topic).set(0)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -71,7 +74,7 @@ class ReadModel(Generic[M, S]):
         assert consumer is not None
         pending = {tp for tp, offset in end.items() if offset > 0}
         if not pending:
-            self.loaded.set()
+            self._mark_loaded()
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
@@ -83,7 +86,7 @@ class ReadModel(Generic[M, S]):
                         pending.discard(tp)
                 if not pending:
                     log.info("read model loaded", extra={"topic": self.topic, "items": len(self.items)})
-                    self.loaded.set()
+                    self._mark_loaded()
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:
@@ -100,6 +103,12 @@ class ReadModel(Generic[M, S]):
                 )
                 return
         self.changes += 1
+        READ_MODEL_ITEMS.labels(self.topic).set(len(self.items))
+
+    def _mark_loaded(self) -> None:
+        self.loaded.set()
+        READ_MODEL_LOADED.labels(self.topic).set(1)
+        READ_MODEL_ITEMS.labels(self.topic).set(len(self.items))
 
     async def stop(self) -> None:
         if self._task is not None:

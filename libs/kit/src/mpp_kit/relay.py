@@ -8,6 +8,8 @@
   polling fallback; failed rows back off exponentially.
 - Connects to the broker lazily and again after a failed connect: while Kafka is away, claimed rows go back with
   the error and their backoff, and the relay publishes them once the broker answers.
+- Exports the backlog and the age of its oldest row (`outbox_backlog`, `outbox_oldest_age_seconds`), read from the
+  table every `metrics_interval_s` (the gauges say what waits, whoever's relay will publish it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -25,6 +28,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from mpp_kit.kafka_security import KafkaTarget, connection_of
+from mpp_kit.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from mpp_kit.outage import is_outage
 from mpp_kit.outbox import NOTIFY_CHANNEL
 
@@ -45,6 +49,11 @@ FROM ready WHERE o.id = ready.id
 RETURNING o.id, o.event_id, o.topic, o.key, o.payload, o.headers, o.attempts
 """
 
+BACKLOG = """
+SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_s
+FROM outbox
+"""
+
 RELEASE = """
 UPDATE outbox SET lease = NULL, leased_at = NULL, last_error = $3,
     next_attempt_at = now() + make_interval(secs => least(60, 0.5 * power(2, least(attempts, 10))))
@@ -63,6 +72,7 @@ class OutboxRelay:
         lease_s: float = 30.0,
         batch_size: int = 200,
         client_id: str = "outbox-relay",
+        metrics_interval_s: float = 5.0,
     ) -> None:
         self._dsn = dsn
         self._pool = pool
@@ -71,6 +81,8 @@ class OutboxRelay:
         self._lease_s = lease_s
         self._batch = batch_size
         self._client_id = client_id
+        self._metrics_interval_s = metrics_interval_s
+        self._metrics_at = 0.0  # monotonic time of the last refresh of the gauges
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -134,6 +146,7 @@ class OutboxRelay:
                     else:
                         log.exception("outbox relay pass failed; retrying")
                     count = 0
+                await self._refresh_metrics_when_due()
                 if count < self._batch:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
@@ -142,6 +155,23 @@ class OutboxRelay:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+
+    async def refresh_metrics(self) -> None:
+        """Set the backlog gauges from the table."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(BACKLOG)
+        OUTBOX_BACKLOG.set(row["backlog"])
+        OUTBOX_OLDEST_AGE.set(row["oldest_age_s"])
+
+    async def _refresh_metrics_when_due(self) -> None:
+        if time.monotonic() - self._metrics_at < self._metrics_interval_s:
+            return
+        self._metrics_at = time.monotonic()
+        try:
+            await self.refresh_metrics()
+        except Exception as exc:  # the gauges keep their last values; the pass itself logs outages
+            if not is_outage(exc):
+                log.exception("outbox metrics not refreshed")
 
     async def _listen(self) -> None:
         """Keep one dedicated LISTEN connection alive; reconnect when it drops."""
@@ -206,6 +236,7 @@ class OutboxRelay:
             try:
                 await fut
                 acked.append(row["id"])
+                OUTBOX_PUBLISHED.labels(row["topic"]).inc()
             except Exception as exc:
                 log.warning(
                     "outbox publish failed", extra={"topic": row["topic"], "attempts": row["attempts"]}

@@ -17,7 +17,6 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from prometheus_client import Gauge
 from pydantic import TypeAdapter
 
 from mpp_contracts.topics import Topic
@@ -25,6 +24,7 @@ from mpp_kit.consumer import Handler, InboxConsumer, subscribe
 from mpp_kit.db import create_pool, migrate, ping
 from mpp_kit.kafka_security import kafka_connection
 from mpp_kit.logs import setup_logging
+from mpp_kit.metrics import BROKER_REACHABLE
 from mpp_kit.readmodel import M, ReadModel, S
 from mpp_kit.relay import OutboxRelay
 from mpp_kit.settings import ServiceSettings
@@ -32,10 +32,6 @@ from mpp_kit.telemetry import setup_tracing
 from mpp_kit.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-
-BROKER_REACHABLE = Gauge(
-    "broker_reachable", "1 when the Kafka broker answered the last readiness check, else 0"
-)
 
 
 class ServiceRuntime:

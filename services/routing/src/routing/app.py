@@ -21,6 +21,7 @@ from mpp_kit.runtime import ServiceRuntime
 from routing import api, handlers
 from routing.context import RoutingContext
 from routing.days_off import load_days_off
+from routing.metrics import FreeSlotsGauge
 from routing.no_shows import NoShowSweep
 from routing.settings import RoutingSettings
 
@@ -51,13 +52,16 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         functools.partial(handlers.on_application, ctx=ctx)
     )
     sweep = NoShowSweep(ctx)
+    free_slots = FreeSlotsGauge(ctx)
 
     @runtime.on_start
-    async def start_sweep() -> None:
+    async def start_background_tasks() -> None:
         ctx.pool = runtime.pool
         await sweep.start()
+        await free_slots.start()
 
     runtime.on_stop(sweep.stop)
+    runtime.on_stop(free_slots.stop)
     runtime.readiness_check("no-show sweep", lambda: sweep.running)
     app = http.create_app(
         "Mini MPP routing",

@@ -13,7 +13,7 @@ When the agency has no schedule at the site, the site's opening hours stand in, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -431,3 +431,24 @@ def cancelled(applicant: Applicant, previous: Appointment) -> AppointmentCancell
 
 def missed(applicant: Applicant, appointment: Appointment) -> AppointmentMissed:
     return AppointmentMissed.model_validate({**_about(applicant, "no_show"), "appointment": appointment})
+
+
+# ------------------------------------------------------------------ capacity (what ops watch)
+
+
+def agencies_served_at(site: SiteState, services: Iterable[ServiceAvailability]) -> set[str]:
+    """The agencies routing may book at the site: those with a schedule there and those of the services the site
+    offers (an agency without a schedule is booked in the site's opening hours)."""
+    return {hours.agency_code for hours in site.schedules} | {
+        service.agency_code for service in services if site.slug in service.sites
+    }
+
+
+def free_seats(
+    site: SiteState, agency_code: str, days: Iterable[date], booked: Mapping[date, int], days_off: DaysOff
+) -> int:
+    """Places left in the agency's daily quotas at the site over `days`, `booked` holding the seats taken per day
+    (the agency's schedule for all its services, as the ops read shows it)."""
+    schedule = schedule_for_agency(site, agency_code)
+    windows = ((day, window_on(site, schedule, day, days_off)) for day in days)
+    return sum(max(window.quota - booked.get(day, 0), 0) for day, window in windows if window is not None)

@@ -18,6 +18,7 @@ from mpp_kit.outbox import enqueue
 from routing import domain, repository
 from routing.context import RoutingContext
 from routing.domain import Applicant, HeldAppointment
+from routing.metrics import DECISIONS
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ async def route(conn: asyncpg.Connection, event: ApplicationSubmitted, ctx: Rout
         decision = domain.booked(decision, site, service, starts, within.retry_from)
     routed = domain.routed(event, decision, service, origin, ctx.days_off)
     await repository.record_decision(conn, event, decision, routed.service_name, routed.origin_site_name)
+    DECISIONS.labels(decision.outcome, decision.reason).inc()
     key = str(event.application_id)
     await enqueue(conn, ROUTING_DECISION.name, key, routed)
     if (case := domain.forwarded(event, decision, routed)) is not None:

@@ -288,3 +288,19 @@ async def decisions_on(conn: asyncpg.Connection, day: date, timezone: str) -> li
         timezone,
     )
     return [dict(row) for row in rows]
+
+
+async def seats_held_per_day(
+    conn: asyncpg.Connection, site_id: str, first_day: date, last_day: date
+) -> dict[str, dict[date, int]]:
+    """Seats held at the site from `first_day` to `last_day`, per agency and day."""
+    rows = await conn.fetch(
+        "SELECT agency_code, day, booked FROM appointment_day WHERE site_id = $1 AND day BETWEEN $2 AND $3",
+        site_id,
+        first_day,
+        last_day,
+    )
+    held: dict[str, dict[date, int]] = {}
+    for row in rows:
+        held.setdefault(row["agency_code"], {})[row["day"]] = row["booked"]
+    return held

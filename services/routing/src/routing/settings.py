@@ -23,5 +23,7 @@ class RoutingSettings(ServiceSettings):
     # No-shows: how often the sweep runs, and how long after an agency's day ends it waits for a late check-in.
     no_show_interval_s: float = Field(default=300.0, gt=0)
     no_show_grace_minutes: int = Field(default=60, ge=0)
+    # How often /metrics' free central places of the coming week are read from the tables.
+    free_slots_refresh_s: float = Field(default=60.0, gt=0)
     # Bearer token of the ops read API (appointments per slot, decisions per day). Empty: the API answers 401.
     routing_ops_token: SecretStr = SecretStr("")
