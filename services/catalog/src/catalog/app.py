@@ -36,7 +36,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         "Mini MPP catalog",
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness,
-        max_body_bytes=settings.http_max_body_bytes,
+        settings=settings,
     )
     app.state.context = ctx
     app.include_router(api.public)

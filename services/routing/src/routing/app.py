@@ -67,7 +67,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         "Mini MPP routing",
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness,
-        max_body_bytes=settings.http_max_body_bytes,
+        settings=settings,
     )
     app.include_router(api.router)
     app.state.context = ctx

@@ -129,9 +129,7 @@ def create_app(
         except Unavailable:
             return {"catalog": False}
 
-    app = http.create_app(
-        "Mini MPP web", lifespan=lifespan, readiness=readiness, max_body_bytes=settings.http_max_body_bytes
-    )
+    app = http.create_app("Mini MPP web", lifespan=lifespan, readiness=readiness, settings=settings)
     app.state.context = ctx
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
