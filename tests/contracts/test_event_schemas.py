@@ -16,7 +16,12 @@ import pytest
 from pydantic import BaseModel
 
 from mpp_contracts.catalog import ServiceTypeChanged, SiteChanged
-from mpp_contracts.intake import ApplicationStatusChanged, ApplicationSubmitted, AppointmentChangeRequested
+from mpp_contracts.intake import (
+    ApplicationStatusChanged,
+    ApplicationSubmitted,
+    AppointmentChangeRequested,
+    PhoneVerificationRequested,
+)
 from mpp_contracts.notify import SmsStatusChanged
 from mpp_contracts.routing import (
     ApplicationForwarded,
@@ -33,6 +38,7 @@ EVENTS: dict[str, type[BaseModel]] = {
     "intake.application.v1/ApplicationSubmitted": ApplicationSubmitted,
     "intake.application.v1/ApplicationStatusChanged": ApplicationStatusChanged,
     "intake.application.v1/AppointmentChangeRequested": AppointmentChangeRequested,
+    "intake.application.v1/PhoneVerificationRequested": PhoneVerificationRequested,
     "routing.decision.v1/ApplicationRouted": ApplicationRouted,
     "routing.decision.v1/AppointmentRescheduled": AppointmentRescheduled,
     "routing.decision.v1/AppointmentCancelled": AppointmentCancelled,

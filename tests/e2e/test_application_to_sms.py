@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 
 from mpp_devstack.platform import Platform
-from tests.e2e.conftest import provided_checklist
+from tests.e2e.conftest import counter, provided_checklist
 
 APPLICANT = {"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"}
 
@@ -34,7 +34,7 @@ def test_counter_application_for_a_local_service_ends_as_one_delivered_sms(platf
             "applicant": {**APPLICANT, "phone": phone},
             "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
         },
-        headers={"Idempotency-Key": "e2e-local-1"},
+        headers=counter(platform, "loa-kulu", **{"Idempotency-Key": "e2e-local-1"}),
     )
     assert answer.status_code == 201, answer.text
     application = answer.json()
@@ -87,8 +87,9 @@ def test_retried_submit_with_the_same_idempotency_key_gets_the_first_answer_and_
         "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
     }
     url = f"{platform.url('intake-tabang')}/applications"
-    first = httpx.post(url, json=body, headers={"Idempotency-Key": "retry-me"})
-    second = httpx.post(url, json=body, headers={"Idempotency-Key": "retry-me"})
+    headers = counter(platform, "tabang", **{"Idempotency-Key": "retry-me"})
+    first = httpx.post(url, json=body, headers=headers)
+    second = httpx.post(url, json=body, headers=headers)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     platform.wait_for_sms("+6281234561002")
@@ -106,6 +107,7 @@ def test_operator_marks_it_ready_and_the_applicant_is_told_where_to_collect(plat
             "applicant": {**APPLICANT, "phone": "0812-3456-1003"},
             "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
         },
+        headers=operator,
     ).json()
     platform.wait_for_sms("+6281234561003")  # received
 
@@ -151,6 +153,7 @@ def test_rejection_needs_a_reason(platform: Platform) -> None:
             "applicant": {**APPLICANT, "phone": "0812-3456-1004"},
             "checklist": provided_checklist(platform, "DUKCAPIL-AKTA-LAHIR"),
         },
+        headers=operator,
     ).json()
     url = f"{site}/applications/{accepted['application_id']}/status"
     refused = httpx.post(url, json={"status": "rejected"}, headers=operator)

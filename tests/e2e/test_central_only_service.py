@@ -15,7 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from mpp_devstack.platform import Platform
-from tests.e2e.conftest import provided_checklist
+from tests.e2e.conftest import counter, provided_checklist
 
 
 def test_passport_at_tabang_is_booked_at_the_central_mpp_and_the_applicant_told_when_and_where(
@@ -29,6 +29,7 @@ def test_passport_at_tabang_is_booked_at_the_central_mpp_and_the_applicant_told_
             "applicant": {"name": "Rahmat Hidayat", "nik": "6402121505880003", "phone": "0813-5000-2001"},
             "checklist": provided_checklist(platform, "IMIGRASI-PASPOR-BARU"),
         },
+        headers=counter(platform, "tabang"),
     )
     assert answer.status_code == 201, answer.text
     tracking = answer.json()["tracking_code"]

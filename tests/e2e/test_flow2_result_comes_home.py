@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from mpp_devstack.platform import Platform
-from tests.e2e.conftest import provided_checklist
+from tests.e2e.conftest import provided_checklist, track
 
 SERVICE = "DUKCAPIL-KTP-EL-HILANG"  # central-only (secure printing); the KTP-el goes back to the origin
 CENTRAL, TABANG, LOA_KULU = "mpp-tenggarong", "tabang", "loa-kulu"
@@ -51,6 +51,7 @@ def submit(platform: Platform, site: str, service: str, phone: str, name: str) -
             "applicant": {"name": name, "nik": "6402125505880004", "phone": phone},
             "checklist": provided_checklist(platform, service),
         },
+        headers=operator(platform, site),
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
@@ -128,9 +129,7 @@ def test_a_ktp_made_at_the_central_mpp_comes_home_to_tabang(platform: Platform) 
     history = application(platform, TABANG, application_id)["history"]
     assert [h["status"] for h in history] == ["submitted", "forwarded", "ready_for_pickup"]
 
-    tracked = httpx.get(
-        f"{intake(platform, TABANG)}/applications/track/{tracking}", params={"phone_last4": "3001"}, timeout=5
-    ).json()
+    tracked = track(platform, TABANG, tracking, "3001").json()
     assert tracked["status"] == "ready_for_pickup" and "Tabang" in tracked["next_step"]
 
     # Exactly two SMS, each once: the appointment, then "ready at Tabang".
@@ -173,10 +172,7 @@ def test_two_sites_side_by_side_each_operator_sees_only_its_own(platform: Platfo
         assert other["application_id"] not in found(other["queue_ticket"])
         assert other["application_id"] not in found("Dewi Lestari")
         assert own["application_id"] in found("Dewi Lestari")
-        tracked = httpx.get(
-            f"{base}/applications/track/{other['tracking_code']}",
-            params={"phone_last4": phone_last4[other["application_id"]]},
-        )
+        tracked = track(platform, site, other["tracking_code"], phone_last4[other["application_id"]])
         assert tracked.status_code == 404
         # The other site's operator token is no credential here.
         foreign = operator(platform, TABANG if site == LOA_KULU else LOA_KULU)

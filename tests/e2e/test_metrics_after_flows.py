@@ -11,7 +11,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from mpp_devstack.platform import Platform
-from tests.e2e.conftest import provided_checklist
+from tests.e2e.conftest import counter, provided_checklist
 
 LOCAL = ("loa-kulu", "DUKCAPIL-AKTA-LAHIR", "0812-3456-7301", "+6281234567301")
 CENTRAL = ("tabang", "IMIGRASI-PASPOR-BARU", "0813-5000-7302", "+6281350007302")
@@ -52,6 +52,7 @@ def submit(platform: Platform, site: str, code: str, phone: str) -> str:
             "applicant": {"name": "Dewi Lestari", "nik": NIK, "phone": phone},
             "checklist": provided_checklist(platform, code),
         },
+        headers=counter(platform, site),
         timeout=10,
     )
     assert answer.status_code == 201, answer.text

@@ -30,7 +30,9 @@ def submit(platform: Platform, service: str, phone: str, **extra: Any) -> dict[s
         "checklist": provided_checklist(platform, service),
         **extra,
     }
-    answer = httpx.post(f"{intake(platform, TABANG)}/applications", json=body, timeout=10)
+    answer = httpx.post(
+        f"{intake(platform, TABANG)}/applications", json=body, headers=operator(platform, TABANG), timeout=10
+    )
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
 

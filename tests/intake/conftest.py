@@ -7,6 +7,7 @@ stay in their own database (read back from the outbox table) instead of reaching
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -15,15 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from intake import handlers
 from intake.app import create_app
 from intake.context import IntakeContext
 from intake.settings import IntakeSettings
 from mpp_contracts.catalog import RequirementItem, ServiceAvailability, SiteState
+from mpp_contracts.intake import VERIFICATION_CODE_PURPOSE
 from mpp_contracts.routing import ApplicationRouted, AppointmentEvent
 from mpp_devstack.infra import Infra
-from mpp_kit.sealing import new_key
+from mpp_kit.sealing import new_key, unseal
 
 SERVICE = "TEST-AKTA-LAHIR"
 NOT_OFFERED = "TEST-NOT-OFFERED"
@@ -57,6 +60,7 @@ class Intake:
     client: httpx.AsyncClient
     context: IntakeContext
     site_id: str
+    app: FastAPI | None = None
 
     def operator(self, token: str = OPERATOR_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -80,6 +84,27 @@ class Intake:
             )
         return [json.loads(row["payload"]) for row in rows]
 
+    async def verification_code(self, application_id: str) -> str:
+        """The one-time code intake asked notify to text for an online application (opened as notify does)."""
+        [event] = [
+            e
+            for e in await self.outbox()
+            if e["type"] == "phone_verification.requested" and e["application_id"] == str(application_id)
+        ]
+        return unseal(
+            event["sealed_code"],
+            self.context.settings.contact_sealing_key,
+            purpose=VERIFICATION_CODE_PURPOSE,
+            bound_to=str(application_id),
+        )
+
+    async def verify(self, application_id: str) -> dict[str, Any]:
+        """Verify an online application with its code, as the applicant would."""
+        code = await self.verification_code(application_id)
+        response = await self.client.post(f"/applications/{application_id}/verify", json={"code": code})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
     async def events(self) -> list[dict[str, Any]]:
         """The events intake wrote to its outbox, oldest first."""
         async with self.context.pool.acquire() as conn:
@@ -87,18 +112,25 @@ class Intake:
         return [json.loads(row["payload"]) for row in rows]
 
 
-@pytest.fixture
-async def intake(infra: Infra, database: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Intake]:
-    monkeypatch.setattr("mpp_kit.runtime.OutboxRelay", SilentRelay)
-    site_id = f"t-{uuid.uuid4().hex[:8]}"
-    settings = IntakeSettings(
-        site_id=site_id,
-        database_url=database,
-        kafka_bootstrap_servers=infra.kafka_bootstrap,
-        contact_sealing_key=new_key(),
-        nik_encryption_key=new_key(),
-        operator_tokens=f"ani:{OPERATOR_TOKEN},budi@elsewhere:{OTHER_SITE_TOKEN}",
-    )
+def intake_settings(infra: Infra, database: str, **overrides: Any) -> IntakeSettings:
+    """A test site's settings (fresh keys and site id unless given)."""
+    values: dict[str, Any] = {
+        "site_id": f"t-{uuid.uuid4().hex[:8]}",
+        "database_url": database,
+        "kafka_bootstrap_servers": infra.kafka_bootstrap,
+        "contact_sealing_key": new_key(),
+        "nik_encryption_key": new_key(),
+        "operator_tokens": f"ani:{OPERATOR_TOKEN},budi@elsewhere:{OTHER_SITE_TOKEN}",
+        **overrides,
+    }
+    return IntakeSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def running_intake(settings: IntakeSettings) -> AsyncIterator[Intake]:
+    """`create_app(settings)` started, its catalogue copy holding the test site and services (call with the
+    outbox relay silenced: the `intake` fixture does)."""
+    site_id = settings.site_id
     app = create_app(settings)
     context: IntakeContext = app.state.context
     async with app.router.lifespan_context(app):
@@ -127,4 +159,15 @@ async def intake(infra: Infra, database: str, monkeypatch: pytest.MonkeyPatch) -
             )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            yield Intake(client, context, site_id)
+            yield Intake(client, context, site_id, app)
+
+
+@pytest.fixture
+def silent_relay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mpp_kit.runtime.OutboxRelay", SilentRelay)
+
+
+@pytest.fixture
+async def intake(infra: Infra, database: str, silent_relay: None) -> AsyncIterator[Intake]:
+    async with running_intake(intake_settings(infra, database)) as running:
+        yield running

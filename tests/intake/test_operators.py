@@ -15,7 +15,7 @@ APPLICANT = {"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-34
 
 async def submitted(intake: Intake) -> dict[str, Any]:
     response = await intake.client.post(
-        "/applications", json={"service_code": SERVICE, "applicant": APPLICANT}
+        "/applications", json={"service_code": SERVICE, "applicant": APPLICANT}, headers=intake.operator()
     )
     assert response.status_code == 201, response.text
     return dict(response.json())

@@ -32,7 +32,7 @@ from mpp_contracts.catalog import RequirementItem
 from mpp_contracts.intake import ApplicationStatus
 
 ROOT = Path(__file__).resolve().parents[2]
-OPENAPI = ROOT / "services" / "intake" / "openapi.json"
+OPENAPI = ROOT / "docs" / "api" / "intake.openapi.json"
 AGENCIES = ROOT / "services" / "catalog" / "src" / "catalog" / "data" / "kukar" / "agencies.yaml"
 
 
@@ -137,7 +137,15 @@ def test_every_status_has_its_moves_and_operators_set_only_their_own() -> None:
     assert set(get_args(OperatorStatus)) == OPERATOR_MOVES
     assert set().union(*TRANSITIONS.values()) <= set(get_args(ApplicationStatus))
     assert not any("submitted" in moves or "incomplete" in moves for moves in TRANSITIONS.values())
-    assert FINAL == {"sent_to_origin", "refused", "completed", "cancelled", "rejected"}
+    # awaiting_verification: no move by anyone; only the applicant's code (verify) makes it submitted.
+    assert FINAL == {
+        "sent_to_origin",
+        "refused",
+        "completed",
+        "cancelled",
+        "rejected",
+        "awaiting_verification",
+    }
     assert next_step("forwarded", "MPP Tenggarong").startswith("Datang ke MPP Tenggarong")
     assert all(next_step(status, "X") for status in TRANSITIONS)
 
@@ -180,12 +188,12 @@ def document() -> dict:
 
 
 def test_the_committed_openapi_document_is_current() -> None:
-    """`UPDATE_OPENAPI=1 .venv/bin/pytest tests/intake/test_rules.py` rewrites services/intake/openapi.json."""
+    """`UPDATE_OPENAPI=1 .venv/bin/pytest tests/intake/test_rules.py` rewrites docs/api/intake.openapi.json."""
     current = json.dumps(document(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_OPENAPI"):
         OPENAPI.write_text(current)
     assert OPENAPI.read_text() == current, (
-        "services/intake/openapi.json is stale: regenerate it (see docstring)"
+        "docs/api/intake.openapi.json is stale: regenerate it (see docstring)"
     )
 
 
@@ -193,7 +201,20 @@ def test_the_document_states_every_answer_and_rule() -> None:
     paths = document()["paths"]
     operator_errors = {"401", "404", "409", "422", "503"}
     statuses = {
-        ("post", "/applications"): {"201", "400", "413", "422", "503"},
+        ("post", "/applications"): {"201", "400", "401", "403", "413", "422", "429", "503"},
+        ("post", "/applications/{application_id}/verify"): {
+            "200",
+            "400",
+            "404",
+            "409",
+            "413",
+            "422",
+            "429",
+            "503",
+        },
+        ("post", "/applications/track"): {"200", "400", "404", "413", "422", "429"},
+        ("get", "/applications/track/{tracking_code}"): {"410", "422"},
+        ("post", "/applications/{application_id}/erase"): {"200", "400", "401", "404", "409", "413", "422"},
         ("get", "/applications/{application_id}"): {"200", "401", "404", "422"},
         ("post", "/applications/{application_id}/status"): {"200", "400", "413"} | operator_errors,
         ("post", "/applications/{application_id}/ready"): {"200", "400", "413"} | operator_errors,
@@ -208,14 +229,14 @@ def test_the_document_states_every_answer_and_rule() -> None:
             "413",
             "422",
         },
-        ("get", "/applications/track/{tracking_code}"): {"200", "404", "422"},
         ("get", "/queue"): {"200", "401", "422", "503"},
         ("get", "/arrivals"): {"200", "401", "422", "503"},
         ("get", "/search"): {"200", "401", "422", "503"},
     }
     for (method, path), expected in statuses.items():
         assert set(paths[path][method]["responses"]) == expected, (method, path)
-        if path not in ("/applications", "/applications/track/{tracking_code}"):
+        public = ("/applications", "/applications/track", "/applications/track/{tracking_code}")
+        if path not in public and not path.endswith("/verify"):
             assert paths[path][method]["security"] == [{"OperatorToken": []}], path
 
     schemas = document()["components"]["schemas"]
@@ -225,11 +246,11 @@ def test_the_document_states_every_answer_and_rule() -> None:
     assert schemas["ApplicationRequest"]["properties"]["channel"]["enum"] == ["counter", "online", "kiosk"]
     assert schemas["DocumentReference"]["properties"]["sha256"]["pattern"] == "^[0-9a-f]{64}$"
     assert "Kepmendagri" in schemas["Applicant"]["properties"]["nik"]["description"]
-    parameters = {
-        p["name"]: p["schema"]
-        for op in (paths["/applications"]["post"], paths["/applications/track/{tracking_code}"]["get"])
-        for p in op["parameters"]
-    }
+    parameters = {p["name"]: p["schema"] for p in paths["/applications"]["post"]["parameters"]}
     assert parameters["idempotency-key"]["anyOf"][0]["maxLength"] == 128
-    assert parameters["phone_last4"]["pattern"] == "^[0-9]{4}$"
-    assert parameters["tracking_code"]["pattern"].startswith("^[0-9A-HJKMNP-TV-Z")
+    # The second factor travels in the body, never in a URL.
+    tracking = schemas["TrackingRequest"]["properties"]
+    assert tracking["phone_last4"]["pattern"] == "^[0-9]{4}$"
+    assert tracking["tracking_code"]["pattern"].startswith("^[0-9A-HJKMNP-TV-Z")
+    assert schemas["VerificationCode"]["properties"]["code"]["pattern"] == "^[0-9]{6}$"
+    assert paths["/applications"]["post"]["security"] == [{"OperatorToken": []}, {}]

@@ -45,7 +45,9 @@ def appointment(site_id: str, days: int = 1, hour: int = 8) -> Appointment:
 
 async def submit(intake: Intake, service: str = SERVICE, **body: Any) -> dict[str, Any]:
     response = await intake.client.post(
-        "/applications", json={"service_code": service, "applicant": APPLICANT, **body}
+        "/applications",
+        json={"service_code": service, "applicant": APPLICANT, **body},
+        headers=intake.operator(),
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -356,6 +358,10 @@ async def test_the_queue_has_tickets_per_agency_in_order_and_online_ones_get_the
     passport = await submit(intake, PASSPORT)
     second = await submit(intake, channel="kiosk")
     online = await submit(intake, channel="online")
+    assert online["status"] == "awaiting_verification"
+    refused = await post(intake, online["application_id"], "check-in")  # nothing to serve before the code
+    assert refused.status_code == 409, refused.text
+    await intake.verify(online["application_id"])
     assert [a["queue_ticket"] for a in (first, passport, second, online)] == [
         "DUK-001",
         "IMI-001",
@@ -436,6 +442,7 @@ async def test_missing_mandatory_requirements_are_422_listing_them(intake: Intak
             "applicant": APPLICANT,
             "checklist": [{"requirement": "Pas foto", "provided": "digital"}, {"requirement": "KTP-el"}],
         },
+        headers=intake.operator(),
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"] == [
@@ -450,6 +457,7 @@ async def test_missing_mandatory_requirements_are_422_listing_them(intake: Intak
             "checklist": [{"requirement": "Surat X", "provided": "copy"}],
             "accept_incomplete": True,
         },
+        headers=intake.operator(),
     )
     assert {"field": "checklist", "reason": "not a requirement of this service: Surat X"} in unknown.json()[
         "error"
@@ -462,6 +470,7 @@ async def test_missing_mandatory_requirements_are_422_listing_them(intake: Intak
             "channel": "online",
             "accept_incomplete": True,
         },
+        headers=intake.operator(),
     )
     assert {"field": "accept_incomplete", "reason": "only at the counter or kiosk"} in online.json()["error"][
         "fields"
@@ -505,8 +514,8 @@ async def test_the_operator_accepts_it_incomplete_and_the_event_names_what_is_mi
 async def test_tracking_shows_history_next_step_and_appointment_but_nothing_personal(intake: Intake) -> None:
     accepted = await submit(intake, PASSPORT)
     await intake.handle(routed(intake, accepted, "central", appointment=appointment("mpp-tenggarong")))
-    response = await intake.client.get(
-        f"/applications/track/{accepted['tracking_code']}", params={"phone_last4": "2001"}
+    response = await intake.client.post(
+        "/applications/track", json={"tracking_code": accepted["tracking_code"], "phone_last4": "2001"}
     )
     assert response.status_code == 200, response.text
     tracking = response.json()
@@ -523,7 +532,7 @@ async def test_twenty_concurrent_submits_with_one_key_make_one_application(intak
             intake.client.post(
                 "/applications",
                 json={"service_code": SERVICE, "applicant": APPLICANT},
-                headers={"Idempotency-Key": "same-key"},
+                headers={"Idempotency-Key": "same-key", **intake.operator()},
             )
             for _ in range(20)
         )

@@ -18,7 +18,9 @@ GOOD: dict[str, Any] = {
 
 async def submit(intake: Intake, content: bytes | str, **headers: str) -> httpx.Response:
     return await intake.client.post(
-        "/applications", content=content, headers={"Content-Type": "application/json", **headers}
+        "/applications",
+        content=content,
+        headers={"Content-Type": "application/json", **intake.operator(), **headers},
     )
 
 
@@ -138,8 +140,8 @@ async def test_tracking_needs_the_phone_digits(intake: Intake) -> None:
     code = accepted["tracking_code"]
 
     async def track(tracking_code: str, phone_last4: str) -> httpx.Response:
-        return await intake.client.get(
-            f"/applications/track/{tracking_code}", params={"phone_last4": phone_last4}
+        return await intake.client.post(
+            "/applications/track", json={"tracking_code": tracking_code, "phone_last4": phone_last4}
         )
 
     found = await track(code, "7890")
@@ -150,6 +152,9 @@ async def test_tracking_needs_the_phone_digits(intake: Intake) -> None:
     assert (await track(code, "12")).status_code == 422
     assert (await track(code, "٧٨٩٠")).status_code == 422  # Arabic-Indic digits
     assert "tracking_code" in fields(await track("NOT-A-CODE", "7890"))
+    # The old address put the phone digits in the URL: gone.
+    gone = await intake.client.get(f"/applications/track/{code}", params={"phone_last4": "7890"})
+    assert (gone.status_code, gone.json()["error"]["code"]) == (410, "gone")
 
 
 async def test_no_submit_while_the_site_is_not_in_the_catalogue(intake: Intake) -> None:

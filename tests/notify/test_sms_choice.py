@@ -21,7 +21,7 @@ from mpp_contracts.routing import (
     AppointmentRescheduled,
     DecisionEvent,
 )
-from notify.domain import DECISION_SMS, STATUS_SMS, DecisionCase, decision_case
+from notify.domain import DECISION_SMS, STATUS_SMS, VERIFICATION_SMS, DecisionCase, decision_case
 from notify.gsm7 import is_gsm7
 from notify.handlers import list_variants, missing_items, sms_for_decision, sms_for_status
 from notify.templates import TEMPLATES, render
@@ -122,7 +122,7 @@ def test_every_status_has_a_decision_and_only_three_are_texted() -> None:
 
 def test_every_decision_case_has_a_template_and_every_template_is_used() -> None:
     assert set(DECISION_SMS) == set(get_args(DecisionCase))
-    used = set(DECISION_SMS.values()) | {t for t in STATUS_SMS.values() if t}
+    used = set(DECISION_SMS.values()) | {t for t in STATUS_SMS.values() if t} | {VERIFICATION_SMS}
     assert used == set(TEMPLATES)
 
 

@@ -48,6 +48,7 @@ EXPECTED_NAMES = {
     "jadwal_tetap",
     "jadwal_dibatalkan",
     "tidak_hadir",
+    "kode_verifikasi",
 }
 
 

@@ -27,6 +27,7 @@ ApplicationStatus = Literal[
     "cancelled",
     "rejected",
     "no_show",  # the applicant missed the central appointment
+    "awaiting_verification",  # online: stored, waiting for the one-time code sent to the phone; nothing routed
 ]
 
 
@@ -83,7 +84,25 @@ class AppointmentChangeRequested(IntegrationEvent):
     reason: str | None = None
 
 
+# The sealing purpose (mpp_kit.sealing) of `PhoneVerificationRequested.sealed_code`, bound to the application id.
+VERIFICATION_CODE_PURPOSE = "verification_code"
+
+
+class PhoneVerificationRequested(IntegrationEvent):
+    """An online application waits for its applicant's phone: notify texts the one-time code. The code travels
+    sealed like the phone (purpose VERIFICATION_CODE_PURPOSE, bound to the application id): only notify opens
+    it."""
+
+    type: Literal["phone_verification.requested"] = "phone_verification.requested"
+    application_id: UUID
+    site_id: str
+    sealed_phone: str
+    sealed_code: str
+    valid_minutes: int
+
+
 # Everything published on `intake.application.v1`, told apart by `type`.
 ApplicationEvent = Annotated[
-    ApplicationSubmitted | ApplicationStatusChanged | AppointmentChangeRequested, Field(discriminator="type")
+    ApplicationSubmitted | ApplicationStatusChanged | AppointmentChangeRequested | PhoneVerificationRequested,
+    Field(discriminator="type"),
 ]

@@ -8,7 +8,14 @@ from uuid import UUID
 from mpp_contracts.base import IntegrationEvent
 
 SmsStatus = Literal[
-    "created", "sending", "sent", "delivered", "permanent_failure", "temporary_failure", "technical_failure"
+    "created",
+    "sending",
+    "sent",
+    "delivered",
+    "permanent_failure",
+    "temporary_failure",
+    "technical_failure",
+    "capped",  # final: the phone number had its daily number of SMS already; recorded, not sent
 ]
 
 

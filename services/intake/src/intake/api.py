@@ -4,15 +4,15 @@ the queue, expected arrivals, search, one application with its history, and movi
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, cast
+from typing import Annotated, cast, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from intake import operations
 from intake.context import IntakeContext
-from intake.domain import TRACKING_CODE_PATTERN
 from intake.schemas import (
     AgencyCode,
     ApplicationAccepted,
@@ -22,15 +22,18 @@ from intake.schemas import (
     ApplicationView,
     Cancellation,
     ChangeRequested,
+    Erasure,
     ReadyMark,
     RescheduleRequest,
     StatusChange,
+    TrackingRequest,
+    VerificationCode,
 )
 from intake.settings import Operator
 from mpp_contracts.catalog import SiteState
 from mpp_contracts.intake import ApplicationChannel, ApplicationStatus
 from mpp_kit.auth import bearer
-from mpp_kit.errors import error_responses, unavailable
+from mpp_kit.errors import ApiError, error_responses, forbidden, unauthorized, unavailable
 
 
 def context(request: Request) -> IntakeContext:
@@ -59,6 +62,58 @@ OperatorOf = Annotated[
         )
     ),
 ]
+
+_operator_of = get_args(OperatorOf)[1].dependency
+_submit_credentials = HTTPBearer(
+    auto_error=False,
+    scheme_name="OperatorToken",
+    description="an operator token of this site: required at the counter and the kiosk, none online",
+)
+
+
+def submitting_operator(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_submit_credentials)],
+) -> Operator | None:
+    """The operator submitting at the counter or kiosk; None for an anonymous (online) applicant. A token that is
+    given must be valid (401)."""
+    return None if credentials is None else cast(Operator, _operator_of(request, credentials))
+
+
+def client_address(request: Request) -> str:
+    # Behind a proxy, uvicorn's --proxy-headers (with --forwarded-allow-ips) puts the real client here.
+    return request.client.host if request.client else "unknown"
+
+
+async def throttle(request: Request, endpoint: str, limit: int) -> None:
+    ctx = context(request)
+    await operations.throttle(
+        ctx.pool,
+        endpoint=endpoint,
+        client=client_address(request),
+        limit=limit,
+        window_s=ctx.settings.rate_limit_window_s,
+        hashing_key=ctx.settings.hashing_key(),
+    )
+
+
+async def submitter(
+    request: Request, operator: Annotated[Operator | None, Depends(submitting_operator)]
+) -> Operator | None:
+    """Anonymous submits are counted per client address (429 over the limit); a site's operator is not."""
+    if operator is None:
+        await throttle(request, "submit", context(request).settings.rate_limit_submits)
+    return operator
+
+
+async def verification_throttle(request: Request) -> None:
+    await throttle(request, "verify", context(request).settings.rate_limit_verifications)
+
+
+async def tracking_throttle(request: Request) -> None:
+    await throttle(request, "track", context(request).settings.rate_limit_tracking)
+
+
 ApplicationId = Annotated[UUID, Path(description="The application's id (as the submit answered it)")]
 Day = Annotated[
     date | None, Query(description="The site's day (YYYY-MM-DD); today where the site is by default")
@@ -81,11 +136,14 @@ def this_site(ctx: IntakeContext) -> SiteState:
     "",
     status_code=201,
     response_model=ApplicationAccepted,
-    responses=error_responses(400, 413, 422, 503),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     tags=["applications"],
+    # Appended to the token FastAPI declares: a token at the counter and kiosk, or none (online).
+    openapi_extra={"security": [{}]},
 )
 async def submit_application(
     ctx: Ctx,
+    operator: Annotated[Operator | None, Depends(submitter)],
     body: ApplicationRequest,
     idempotency_key: Annotated[
         str | None,
@@ -97,7 +155,17 @@ async def submit_application(
     ] = None,
 ) -> JSONResponse:
     """Accept an application at this site; answers with a tracking code and, at the counter or kiosk, a queue
-    ticket at the agency's counter (`DUK-007`). The requirements checklist is checked against the catalogue."""
+    ticket at the agency's counter (`DUK-007`). The requirements checklist is checked against the catalogue.
+
+    Counter and kiosk: an operator token of this site (401 without one, 403 with another site's). Online: no
+    token; the application waits (`awaiting_verification`) for the six-digit code texted to the phone, given to
+    `POST /applications/{id}/verify`; nothing is routed before. Anonymous submits are limited per client
+    address (429 with Retry-After)."""
+    if body.channel != "online":
+        if operator is None:
+            raise unauthorized("a counter or kiosk application needs an operator token of this site")
+        if operator.site_id != ctx.settings.site_id:
+            raise forbidden("this operator token belongs to another site")
     site = this_site(ctx)
     service = operations.offered_service(ctx.catalogue.get(body.service_code), body.service_code)
     status, answer = await operations.submit(
@@ -109,8 +177,69 @@ async def submit_application(
         nik_key=ctx.settings.nik_encryption_key.get_secret_value(),
         idempotency_key=idempotency_key,
         ttl_hours=ctx.settings.idempotency_ttl_hours,
+        hashing_key=ctx.settings.hashing_key(),
+        verification_valid_minutes=ctx.settings.verification_valid_minutes,
     )
     return JSONResponse(answer, status_code=status)
+
+
+@router.post(
+    "/track",
+    response_model=ApplicationTracking,
+    responses=error_responses(400, 404, 413, 422, 429),
+    tags=["tracking"],
+    dependencies=[Depends(tracking_throttle)],
+)
+async def track(ctx: Ctx, body: TrackingRequest) -> ApplicationTracking:
+    """Public tracking: the tracking code plus the last four digits of the phone. Shows the status history, the
+    next step and the appointment; never the NIK, the full name or the phone number. An unknown code and wrong
+    digits get the same 404; a code asked with wrong digits too often is locked for a while (429), as are too
+    many lookups from one address."""
+    site = ctx.this_site()
+    return await operations.track(
+        ctx.pool,
+        site_id=ctx.settings.site_id,
+        site_name=site.sms_name if site else "",
+        tracking_code=body.tracking_code,
+        phone_last4=body.phone_last4,
+        hashing_key=ctx.settings.hashing_key(),
+        max_failures=ctx.settings.tracking_max_failures,
+        lock_minutes=ctx.settings.tracking_lock_minutes,
+    )
+
+
+@router.get(
+    "/track/{tracking_code}",
+    status_code=410,
+    responses=error_responses(410),
+    tags=["tracking"],
+    deprecated=True,
+)
+async def track_in_the_query_string(tracking_code: str) -> None:
+    """Gone: the phone digits travelled in the URL. Use `POST /applications/track`."""
+    raise ApiError(410, "gone", "use POST /applications/track with tracking_code and phone_last4 in the body")
+
+
+@router.post(
+    "/{application_id}/verify",
+    response_model=ApplicationAccepted,
+    responses=error_responses(400, 404, 409, 413, 422, 429, 503),
+    tags=["applications"],
+    dependencies=[Depends(verification_throttle)],
+)
+async def verify(ctx: Ctx, application_id: ApplicationId, body: VerificationCode) -> ApplicationAccepted:
+    """The code texted to an online applicant's phone: the application becomes `submitted` and goes on to
+    routing (the received SMS follows). A wrong code is a 422 with the attempts left; after
+    VERIFICATION_MAX_ATTEMPTS wrong codes, or once the code expired (VERIFICATION_VALID_MINUTES), a 409: apply
+    again. The right code again answers the same."""
+    return await operations.verify(
+        ctx.pool,
+        site=this_site(ctx),
+        application_id=application_id,
+        code=body.code,
+        hashing_key=ctx.settings.hashing_key(),
+        max_attempts=ctx.settings.verification_max_attempts,
+    )
 
 
 @router.get(
@@ -198,6 +327,23 @@ async def cancel(
 
 
 @router.post(
+    "/{application_id}/erase",
+    response_model=ApplicationView,
+    responses=error_responses(400, 401, 404, 409, 413, 422),
+    tags=["operators"],
+)
+async def erase(
+    ctx: Ctx, operator: OperatorOf, application_id: ApplicationId, body: Erasure
+) -> ApplicationView:
+    """The applicant asked for their personal data to be erased: the name, NIK, phone and document references
+    of this closed application go now (an open one is a 409: cancel it first). Recorded in the history with the
+    operator and the reason. Closed applications are purged anyway after PERSONAL_DATA_RETENTION_DAYS."""
+    return await operations.erase(
+        ctx.pool, operator=operator, application_id=application_id, reason=body.reason
+    )
+
+
+@router.post(
     "/{application_id}/reschedule",
     status_code=202,
     response_model=ChangeRequested,
@@ -211,34 +357,6 @@ async def request_reschedule(
     answers (the applicant is texted the new appointment)."""
     return await operations.request_reschedule(
         ctx.pool, operator=operator, application_id=application_id, body=body
-    )
-
-
-@router.get(
-    "/track/{tracking_code}",
-    response_model=ApplicationTracking,
-    responses=error_responses(404, 422),
-    tags=["tracking"],
-)
-async def track(
-    ctx: Ctx,
-    tracking_code: Annotated[
-        str,
-        Path(pattern=TRACKING_CODE_PATTERN, description="The code of the SMS, e.g. 7F3K-9Q2M (either case)"),
-    ],
-    phone_last4: Annotated[
-        str, Query(pattern=r"^[0-9]{4}$", description="last 4 digits of the applicant's phone")
-    ],
-) -> ApplicationTracking:
-    """Public tracking: the tracking code plus the last four digits of the phone. Shows the status history, the
-    next step and the appointment; never the NIK, the full name or the phone number."""
-    site = ctx.this_site()
-    return await operations.track(
-        ctx.pool,
-        site_id=ctx.settings.site_id,
-        site_name=site.sms_name if site else "",
-        tracking_code=tracking_code,
-        phone_last4=phone_last4,
     )
 
 

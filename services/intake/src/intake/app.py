@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from intake import api, handlers
 from intake.context import IntakeContext
+from intake.retention import Retention
 from intake.settings import IntakeSettings
 from mpp_contracts.catalog import ServiceTypeChanged, SiteChanged
 from mpp_contracts.routing import DecisionEvent, InboxEvent
@@ -48,6 +49,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.consume(inbox, InboxEvent, name=f"intake-{site_id}-inbox")(
         functools.partial(handlers.on_inbox, ctx=ctx)
     )
+
+    retention = Retention(settings)
+
+    @runtime.on_start
+    async def start_retention() -> None:
+        retention.start(runtime.pool)
+
+    runtime.on_stop(retention.stop)
 
     app = http.create_app(
         f"Mini MPP intake ({site_id})",

@@ -3,6 +3,9 @@ the requirements checklist, and what tracking tells an applicant."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -128,6 +131,9 @@ TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
     "rejected": frozenset(),
     # A missed appointment may be booked again (routing answers a reschedule request with a new slot).
     "no_show": frozenset({"forwarded", "expected"}),
+    # Online: only the phone's one-time code makes it `submitted` (like a submit, not a move anyone else makes);
+    # never verified, it is purged with the closed ones.
+    "awaiting_verification": frozenset(),
 }
 FINAL: frozenset[ApplicationStatus] = frozenset(s for s, moves in TRANSITIONS.items() if not moves)
 # What an operator may choose through `POST /applications/{id}/status`; the other moves have their own endpoint.
@@ -235,12 +241,34 @@ _NEXT_STEP: dict[ApplicationStatus, str] = {
     "cancelled": "Permohonan dibatalkan. Daftar lagi bila masih diperlukan.",
     "rejected": "Permohonan ditolak. Lihat alasannya di riwayat, lalu daftar lagi bila perlu.",
     "no_show": "Anda tidak hadir pada jadwal. Minta jadwal baru di tempat Anda mendaftar.",
+    "awaiting_verification": "Masukkan kode verifikasi yang dikirim lewat SMS ke nomor Anda.",
 }
 
 
 def next_step(status: ApplicationStatus, place: str) -> str:
     """One sentence in Bahasa Indonesia: what the applicant does now."""
     return _NEXT_STEP[status].format(tempat=place or "lokasi layanan")
+
+
+# ---- abuse and personal data -------------------------------------------------------------------------------
+
+# Closed applications, whose personal fields are purged after the retention period (no_show: unless booked again
+# before it ends); an online application never verified is abandoned and purged with them.
+PURGEABLE: frozenset[ApplicationStatus] = frozenset(
+    {"completed", "cancelled", "rejected", "refused", "no_show", "awaiting_verification"}
+)
+VERIFICATION_CODE_DIGITS = 6
+
+
+def new_verification_code() -> str:
+    """Six random digits (`012345`): short enough to type from an SMS, with few attempts allowed."""
+    return f"{secrets.randbelow(10**VERIFICATION_CODE_DIGITS):0{VERIFICATION_CODE_DIGITS}d}"
+
+
+def keyed_digest(key: bytes, *parts: str) -> str:
+    """HMAC-SHA-256 of `parts` (as a JSON list, so no choice of parts reads as another): what intake stores of a
+    verification code, a request body, a client address or a tracking code, unreadable without the key."""
+    return hmac.new(key, json.dumps(parts).encode(), hashlib.sha256).hexdigest()
 
 
 def first_name(full_name: str) -> str:

@@ -3,9 +3,10 @@ history row and its event in one transaction."""
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from prometheus_client import Counter
 
 from intake import domain, repository
 from intake.schemas import (
@@ -31,10 +33,12 @@ from intake.schemas import (
 from intake.settings import Operator
 from mpp_contracts.catalog import ServiceAvailability, SiteState
 from mpp_contracts.intake import (
+    VERIFICATION_CODE_PURPOSE,
     ApplicationStatus,
     ApplicationStatusChanged,
     ApplicationSubmitted,
     AppointmentChangeRequested,
+    PhoneVerificationRequested,
 )
 from mpp_contracts.routing import Appointment, ResultReturned
 from mpp_contracts.topics import INTAKE_APPLICATION, site_inbox
@@ -43,14 +47,17 @@ from mpp_kit.outbox import enqueue
 from mpp_kit.sealing import seal
 
 log = logging.getLogger(__name__)
+# Fresh submits, once committed (a retry answered from its Idempotency-Key is not counted again).
+SUBMITS = Counter("intake_applications_submitted_total", "Applications accepted", ["site_id", "channel"])
 
 SYSTEM = "system"  # who changed a status when routing's or another site's event did
 # Where a service's product is collected ("origin" or "handling"), from the catalogue copy.
 CollectedAt = Callable[[str], str]
 
 
-def request_hash(body: ApplicationRequest) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+def request_hash(body: ApplicationRequest, key: bytes) -> str:
+    """Keyed: a stored hash of a body holding a NIK cannot be checked against guessed NIKs without the key."""
+    return domain.keyed_digest(key, "submit", body.model_dump_json())
 
 
 def site_today(site: SiteState) -> date:
@@ -97,11 +104,16 @@ async def submit(
     nik_key: str,
     idempotency_key: str | None,
     ttl_hours: int,
+    hashing_key: bytes,
+    verification_valid_minutes: int,
 ) -> tuple[int, dict[str, object]]:
-    """Returns (status code, answer). A retry with the same Idempotency-Key gets the first answer."""
+    """Returns (status code, answer). A retry with the same Idempotency-Key gets the first answer.
+
+    An online application waits for its phone (`awaiting_verification`): a one-time code is texted and nothing
+    reaches routing before `verify`; counter and kiosk applications are submitted at once."""
     missing = checked_requirements(body, service)
     site_id = site.slug
-    digest = request_hash(body)
+    digest = request_hash(body, hashing_key)
     async with pool.acquire() as conn, conn.transaction():
         if idempotency_key:
             await repository.lock_idempotency_key(conn, site_id, idempotency_key)
@@ -125,7 +137,10 @@ async def submit(
         application_id = uuid4()
         tracking_code = domain.new_tracking_code()
         phone_sealed = seal(body.applicant.phone, contact_key)
-        status: ApplicationStatus = "incomplete" if missing else "submitted"
+        verifying = body.channel == "online"
+        status: ApplicationStatus = (
+            "awaiting_verification" if verifying else "incomplete" if missing else "submitted"
+        )
         await repository.insert_application(
             conn,
             id=application_id,
@@ -148,24 +163,36 @@ async def submit(
             checklist=json.dumps([entry.model_dump(mode="json") for entry in body.checklist]),
             missing=list(missing),
         )
-        await repository.add_history(conn, application_id, "submitted", None, None, body.channel)
         key = str(application_id)
-        await enqueue(
-            conn,
-            INTAKE_APPLICATION.name,
-            key,
-            ApplicationSubmitted(
+        if verifying:
+            await repository.add_history(conn, application_id, status, None, None, body.channel)
+            await request_verification(
+                conn,
                 application_id=application_id,
-                tracking_code=tracking_code,
                 site_id=site_id,
-                service_code=service.code,
-                channel=body.channel,
-                applicant_first_name=domain.first_name(body.applicant.name),
-                sealed_phone=phone_sealed,
-                submitted_on=now.date(),
-                sms_consent=body.sms_consent,
-            ),
-        )
+                phone_sealed=phone_sealed,
+                contact_key=contact_key,
+                hashing_key=hashing_key,
+                valid_minutes=verification_valid_minutes,
+            )
+        else:
+            await repository.add_history(conn, application_id, "submitted", None, None, body.channel)
+            await enqueue(
+                conn,
+                INTAKE_APPLICATION.name,
+                key,
+                ApplicationSubmitted(
+                    application_id=application_id,
+                    tracking_code=tracking_code,
+                    site_id=site_id,
+                    service_code=service.code,
+                    channel=body.channel,
+                    applicant_first_name=domain.first_name(body.applicant.name),
+                    sealed_phone=phone_sealed,
+                    submitted_on=now.date(),
+                    sms_consent=body.sms_consent,
+                ),
+            )
         if missing:
             note = domain.missing_note(missing)
             await repository.add_history(conn, application_id, "incomplete", "submitted", note, body.channel)
@@ -185,7 +212,142 @@ async def submit(
         ).model_dump(mode="json")
         if idempotency_key:
             await repository.store_answer(conn, site_id, idempotency_key, digest, 201, answer)
+    SUBMITS.labels(site_id, body.channel).inc()
     return 201, answer
+
+
+# ---- the phone's one-time code (online applications) ------------------------------------------------------
+
+
+async def request_verification(
+    conn: asyncpg.Connection,
+    *,
+    application_id: UUID,
+    site_id: str,
+    phone_sealed: str,
+    contact_key: str,
+    hashing_key: bytes,
+    valid_minutes: int,
+) -> None:
+    """Store the code's HMAC and ask notify (sealed, so only notify reads it) to text it."""
+    code = domain.new_verification_code()
+    await repository.insert_verification(
+        conn, application_id, domain.keyed_digest(hashing_key, str(application_id), code), valid_minutes
+    )
+    await enqueue(
+        conn,
+        INTAKE_APPLICATION.name,
+        str(application_id),
+        PhoneVerificationRequested(
+            application_id=application_id,
+            site_id=site_id,
+            sealed_phone=phone_sealed,
+            sealed_code=seal(code, contact_key, purpose=VERIFICATION_CODE_PURPOSE, bound_to=application_id),
+            valid_minutes=valid_minutes,
+        ),
+    )
+
+
+async def verify(
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    application_id: UUID,
+    code: str,
+    hashing_key: bytes,
+    max_attempts: int,
+) -> ApplicationAccepted:
+    """The applicant's code: right, the application is `submitted` and ApplicationSubmitted goes to routing (the
+    received SMS follows); wrong, one attempt fewer (422); expired or out of attempts, 409. Verifying again with
+    the right code answers the same."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.verification(conn, site.slug, application_id)
+        if row is None:
+            raise _unknown_application()
+        right = hmac.compare_digest(
+            row["code_hash"], domain.keyed_digest(hashing_key, str(application_id), code)
+        )
+        if row["verified_at"] is not None:
+            if not right:
+                raise conflict("already_verified", "this application's phone is verified already", "code")
+            return _accepted(row)
+        if row["attempts"] >= max_attempts:
+            raise conflict("verification_locked", "too many wrong codes: apply again", "code", "locked")
+        if row["expired"]:
+            raise conflict("verification_expired", "the code has expired: apply again", "code", "expired")
+        await repository.record_verification_attempt(conn, application_id, ok=right)
+        if right:
+            await repository.add_history(conn, application_id, "submitted", row["status"], None, "online")
+            row = await repository.set_status(conn, application_id, "submitted")
+            await enqueue(
+                conn,
+                INTAKE_APPLICATION.name,
+                str(application_id),
+                ApplicationSubmitted(
+                    application_id=application_id,
+                    tracking_code=row["tracking_code"],
+                    site_id=row["site_id"],
+                    service_code=row["service_code"],
+                    channel=row["channel"],
+                    applicant_first_name=domain.first_name(row["applicant_name"]),
+                    sealed_phone=row["phone_sealed"],
+                    submitted_on=site_today(site),
+                    sms_consent=row["sms_consent"],
+                ),
+            )
+            return _accepted(row)
+    # A wrong code is counted (committed above) before it is refused.
+    left = max_attempts - row["attempts"] - 1
+    raise invalid("code", f"wrong code; {left} attempts left", "the code is not right")
+
+
+def _accepted(row: asyncpg.Record) -> ApplicationAccepted:
+    return ApplicationAccepted(
+        application_id=row["id"],
+        tracking_code=row["tracking_code"],
+        queue_ticket=row["queue_ticket"],
+        site_id=row["site_id"],
+        service_code=row["service_code"],
+        status=row["status"],
+        missing=list(row["missing"]),
+    )
+
+
+# ---- retention and erasure --------------------------------------------------------------------------------
+
+
+async def purge_closed(
+    pool: asyncpg.Pool, *, older_than_days: float, idempotency_ttl_hours: int, rate_window_s: int
+) -> int:
+    """The periodic retention pass: personal fields of applications closed for longer than the period, and the
+    rows nobody needs any more (expired idempotency keys, past rate-limit windows, stale tracking failures)."""
+    async with pool.acquire() as conn, conn.transaction():
+        purged = await repository.purge_closed(conn, sorted(domain.PURGEABLE), older_than_days)
+        await repository.sweep(conn, idempotency_ttl_hours=idempotency_ttl_hours, rate_window_s=rate_window_s)
+    if purged:
+        log.info("personal data of closed applications purged", extra={"applications": len(purged)})
+    return len(purged)
+
+
+async def erase(
+    pool: asyncpg.Pool, *, operator: Operator, application_id: UUID, reason: str
+) -> ApplicationView:
+    """The applicant asked for their data to be erased: name, NIK, phone and documents of a closed application
+    go now (an open one is a 409: cancel it first, which frees its appointment); the history records who and
+    why. The tracking code, service and statuses stay, for the site's statistics."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, operator, application_id)
+        if row["status"] not in domain.PURGEABLE:
+            raise conflict(
+                "application_open",
+                f"an application {row['status']} is still open: cancel it before erasing its data",
+                "status",
+                f"allowed from: {', '.join(sorted(domain.PURGEABLE))}",
+            )
+        await repository.erase(conn, application_id)
+        note = f"data pribadi dihapus: {reason}"
+        await repository.add_history(conn, application_id, row["status"], row["status"], note, operator.name)
+        return await _view(conn, operator, application_id)
 
 
 # ---- moving an application on ------------------------------------------------------------------------------
@@ -552,15 +714,59 @@ async def search(
     return [_summary(row) for row in rows]
 
 
+def too_many(code: str, message: str, retry_after_s: float) -> ApiError:
+    return ApiError(429, code, message, headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))})
+
+
+async def throttle(
+    pool: asyncpg.Pool, *, endpoint: str, client: str, limit: int, window_s: int, hashing_key: bytes
+) -> None:
+    """Count one call of a public endpoint by a client address (kept as an HMAC) in the current window, shared by
+    every replica through the database; over `limit`, 429 with the seconds until the window ends."""
+    bucket = domain.keyed_digest(hashing_key, "rate", endpoint, client)
+    hits, left_s = await repository.count_hit(pool, bucket, window_s)
+    if hits > limit:
+        raise too_many(
+            "rate_limited", f"too many requests from this address; retry in {math.ceil(left_s)} s", left_s
+        )
+
+
 async def track(
-    pool: asyncpg.Pool, *, site_id: str, site_name: str, tracking_code: str, phone_last4: str
+    pool: asyncpg.Pool,
+    *,
+    site_id: str,
+    site_name: str,
+    tracking_code: str,
+    phone_last4: str,
+    hashing_key: bytes,
+    max_failures: int,
+    lock_minutes: int,
 ) -> ApplicationTracking:
     """Public tracking: the tracking code plus the last four digits of the phone (never the NIK, the full name or
-    the phone)."""
-    async with pool.acquire() as conn:
-        row = await repository.find_by_tracking_code(conn, site_id, tracking_code.upper())
-        steps = await repository.history(conn, row["id"]) if row is not None else []
-    if row is None or row["phone_last4"] != phone_last4:
+    the phone). A code asked with wrong digits `max_failures` times is locked for `lock_minutes` (429), whether
+    an application has it or not, so the lock tells nothing either."""
+    code = tracking_code.upper()
+    code_hash = domain.keyed_digest(hashing_key, "tracking", site_id, code)
+    async with pool.acquire() as conn, conn.transaction():
+        locked_for = await repository.tracking_locked_for(conn, code_hash)
+        if locked_for is not None:
+            raise too_many(
+                "tracking_locked", "too many wrong phone digits for this code; retry later", locked_for
+            )
+        row = await repository.find_by_tracking_code(conn, site_id, code)
+        right = (
+            row is not None
+            and bool(row["phone_last4"])
+            and hmac.compare_digest(row["phone_last4"], phone_last4)
+        )
+        if not right:
+            await repository.tracking_failed(
+                conn, code_hash, max_failures=max_failures, lock_minutes=lock_minutes
+            )
+        else:
+            await repository.tracking_succeeded(conn, code_hash)
+        steps = await repository.history(conn, row["id"]) if row is not None and right else []
+    if row is None or not right:
         # Same answer for both: do not reveal that a tracking code exists.
         raise not_found(
             "no application with this tracking code and phone",

@@ -226,3 +226,136 @@ async def store_answer(
 def _like_escaped(text: str) -> str:
     """`text` matched literally inside ILIKE (its own % and _ are not wildcards)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---- one-time codes of online applications -----------------------------------------------------------------
+
+
+async def insert_verification(
+    conn: asyncpg.Connection, application_id: UUID, code_hash: str, valid_minutes: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO phone_verification(application_id, code_hash, expires_at) "
+        "VALUES ($1, $2, now() + make_interval(mins => $3))",
+        application_id,
+        code_hash,
+        valid_minutes,
+    )
+
+
+async def verification(conn: asyncpg.Connection, site_id: str, application_id: UUID) -> asyncpg.Record | None:
+    """The application with its code (hash, expiry, attempts), both locked for the attempt."""
+    return await conn.fetchrow(
+        "SELECT a.*, v.code_hash, v.expires_at <= now() AS expired, v.attempts, v.verified_at "
+        "FROM application a JOIN phone_verification v ON v.application_id = a.id "
+        "WHERE a.id = $1 AND a.site_id = $2 FOR UPDATE",
+        application_id,
+        site_id,
+    )
+
+
+async def record_verification_attempt(conn: asyncpg.Connection, application_id: UUID, *, ok: bool) -> None:
+    await conn.execute(
+        "UPDATE phone_verification SET attempts = attempts + 1, "
+        "verified_at = CASE WHEN $2 THEN now() ELSE verified_at END WHERE application_id = $1",
+        application_id,
+        ok,
+    )
+
+
+# ---- rate limits and tracking locks -----------------------------------------------------------------------
+
+
+async def count_hit(conn: asyncpg.Connection | asyncpg.Pool, bucket: str, window_s: int) -> tuple[int, float]:
+    """One more hit of `bucket` in the current fixed window: (hits so far, seconds until the window ends)."""
+    row = await conn.fetchrow(
+        "INSERT INTO rate_limit_window(bucket, window_start, hits) "
+        "VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 1) "
+        "ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_window.hits + 1 "
+        "RETURNING hits, extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8 AS left_s",
+        bucket,
+        window_s,
+    )
+    assert row is not None
+    return int(row["hits"]), float(row["left_s"])
+
+
+async def tracking_locked_for(conn: asyncpg.Connection, code_hash: str) -> float | None:
+    """Seconds the tracking code stays locked, or None."""
+    left = await conn.fetchval(
+        "SELECT extract(epoch FROM locked_until - now())::float8 FROM tracking_failure "
+        "WHERE code_hash = $1 AND locked_until > now()",
+        code_hash,
+    )
+    return float(left) if left is not None else None
+
+
+async def tracking_failed(
+    conn: asyncpg.Connection, code_hash: str, *, max_failures: int, lock_minutes: int
+) -> None:
+    """One more wrong answer for a tracking code; the last one allowed locks it. Failures older than a lock
+    period are forgotten."""
+    await conn.execute(
+        "INSERT INTO tracking_failure AS t (code_hash, failures) VALUES ($1, 1) "
+        "ON CONFLICT (code_hash) DO UPDATE SET updated_at = now(), failures = CASE "
+        "WHEN t.updated_at < now() - make_interval(mins => $2) THEN 1 ELSE t.failures + 1 END",
+        code_hash,
+        lock_minutes,
+    )
+    await conn.execute(
+        "UPDATE tracking_failure SET locked_until = now() + make_interval(mins => $3), failures = 0 "
+        "WHERE code_hash = $1 AND failures >= $2",
+        code_hash,
+        max_failures,
+        lock_minutes,
+    )
+
+
+async def tracking_succeeded(conn: asyncpg.Connection, code_hash: str) -> None:
+    await conn.execute(
+        "DELETE FROM tracking_failure WHERE code_hash = $1 AND locked_until IS NULL", code_hash
+    )
+
+
+# ---- retention and erasure --------------------------------------------------------------------------------
+
+# What purging an application's personal fields sets: no name, NIK or phone; the checklist keeps the
+# requirement names but loses the document references.
+_PURGE = (
+    "UPDATE application SET applicant_name = '', nik_sealed = NULL, nik_last4 = NULL, phone_sealed = '', "
+    "phone_last4 = '', checklist = (SELECT coalesce(jsonb_agg(entry - 'document'), '[]'::jsonb) "
+    "FROM jsonb_array_elements(checklist) AS entry), personal_data_purged_at = now() "
+)
+
+
+async def purge_closed(conn: asyncpg.Connection, statuses: list[str], older_than_days: float) -> list[UUID]:
+    """Purge the personal fields of applications closed (in `statuses`) for longer than the period."""
+    rows = await conn.fetch(
+        _PURGE + "WHERE personal_data_purged_at IS NULL AND status = ANY($1::text[]) "
+        "AND updated_at < now() - make_interval(secs => $2) RETURNING id",
+        statuses,
+        older_than_days * 86400.0,
+    )
+    ids = [row["id"] for row in rows]
+    await conn.execute("DELETE FROM phone_verification WHERE application_id = ANY($1::uuid[])", ids)
+    return ids
+
+
+async def erase(conn: asyncpg.Connection, application_id: UUID) -> None:
+    await conn.execute(_PURGE + "WHERE id = $1", application_id)
+    await conn.execute("DELETE FROM phone_verification WHERE application_id = $1", application_id)
+
+
+async def sweep(conn: asyncpg.Connection, *, idempotency_ttl_hours: int, rate_window_s: int) -> None:
+    """Forget expired idempotency keys, past rate-limit windows and tracking failures no longer relevant."""
+    await conn.execute(
+        "DELETE FROM idempotency_key WHERE created_at < now() - make_interval(hours => $1)",
+        idempotency_ttl_hours,
+    )
+    await conn.execute(
+        "DELETE FROM rate_limit_window WHERE window_start < now() - make_interval(secs => $1)",
+        2 * rate_window_s,
+    )
+    await conn.execute(
+        "DELETE FROM tracking_failure WHERE coalesce(locked_until, updated_at) < now() - interval '1 day'"
+    )

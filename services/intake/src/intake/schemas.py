@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from intake.domain import NIK_PATTERN, OperatorStatus, validate_nik
+from intake.domain import NIK_PATTERN, TRACKING_CODE_PATTERN, OperatorStatus, validate_nik
 from mpp_contracts.intake import ApplicationChannel, ApplicationStatus
 from mpp_kit.models import ApiModel
 from mpp_kit.phone import InvalidPhoneNumber, normalize_msisdn
@@ -155,6 +155,29 @@ class ReadyMark(ApiModel):
     note: Reason | None = Field(
         default=None, description="For the site where it is collected (never personal data)"
     )
+
+
+class VerificationCode(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The six digits texted to the applicant's phone")
+
+
+class TrackingRequest(ApiModel):
+    """Public tracking's question: in the body, so the phone digits stay out of URLs and their logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_code: str = Field(
+        pattern=TRACKING_CODE_PATTERN, description="The code of the SMS, e.g. 7F3K-9Q2M (either case)"
+    )
+    phone_last4: str = Field(pattern=r"^[0-9]{4}$", description="last 4 digits of the applicant's phone")
+
+
+class Erasure(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = Field(description="Why (the applicant's request, its reference); never personal data")
 
 
 class AppointmentView(BaseModel):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,34 @@ class IntakeSettings(ServiceSettings):
     nik_encryption_key: SecretStr = SecretStr("")
     # How long a stored Idempotency-Key answer is replayed; after that the key may be used again.
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # Key of the HMACs intake stores instead of the values (verification codes, idempotency request hashes,
+    # client addresses and tracking codes of the rate limits). A secret; empty: derived from NIK_ENCRYPTION_KEY.
+    intake_hashing_key: SecretStr = SecretStr("")
+    # Online applications: the one-time code texted to the phone, how long it is valid and how many tries it has.
+    verification_valid_minutes: int = Field(default=10, ge=1, le=60)
+    verification_max_attempts: int = Field(default=5, ge=1, le=20)
+    # Public endpoints, per client address and fixed window (shared by the replicas through the database):
+    # anonymous submits, verification attempts and tracking lookups.
+    rate_limit_window_s: int = Field(default=60, ge=1)
+    rate_limit_submits: int = Field(default=5, ge=1)
+    rate_limit_verifications: int = Field(default=10, ge=1)
+    rate_limit_tracking: int = Field(default=20, ge=1)
+    # A tracking code asked with wrong phone digits this many times is locked for `tracking_lock_minutes`.
+    tracking_max_failures: int = Field(default=5, ge=1)
+    tracking_lock_minutes: int = Field(default=30, ge=1)
+    # Personal fields (name, NIK, phone, documents) of closed applications are purged after this many days.
+    personal_data_retention_days: float = Field(default=90.0, gt=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
+    def hashing_key(self) -> bytes:
+        own = self.intake_hashing_key.get_secret_value()
+        if own:
+            return own.encode()
+        # Derived, never the NIK key itself: an HMAC key and an encryption key stay distinct.
+        return hashlib.sha256(
+            b"intake-hashing/" + self.nik_encryption_key.get_secret_value().encode()
+        ).digest()
+
     # Operators, as `name:token` (an operator of this site) or `name@site:token` (an operator bound to that site)
     # pairs separated by commas. A secret. An operator sees only the applications of the site their credential
     # is bound to: here, another site's operator finds nothing (404), never a hint that something exists.

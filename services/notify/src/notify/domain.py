@@ -22,11 +22,13 @@ from mpp_contracts.routing import (
 )
 
 __all__ = [
+    "CAPPED",
     "DECISION_SMS",
     "DECLINED",
     "FINAL",
     "ORDER",
     "STATUS_SMS",
+    "VERIFICATION_SMS",
     "DecisionCase",
     "RetryPolicy",
     "decision_case",
@@ -74,6 +76,7 @@ STATUS_SMS: Mapping[ApplicationStatus, str | None] = {
     "cancelled": None,  # texted from routing's AppointmentCancelled (both sites emit this status)
     "rejected": "ditolak",
     "no_show": None,  # texted from routing's AppointmentMissed (both sites emit this status)
+    "awaiting_verification": None,  # its own event (PhoneVerificationRequested) texts the code
 }
 
 
@@ -101,6 +104,10 @@ FINAL: tuple[SmsStatus, ...] = ("delivered", "permanent_failure", "temporary_fai
 ORDER: tuple[SmsStatus, ...] = ("created", "sending", "sent", *FINAL)
 # Stored when the applicant declined SMS: final, not in ORDER (so a status change never moves it), not published.
 DECLINED = "declined"
+# Stored, not sent, when the phone number had SMS_DAILY_CAP_PER_PHONE messages in the last 24 hours: final, not in
+# ORDER; published (someone may be spending our SMS on a stranger's number).
+CAPPED: SmsStatus = "capped"
+VERIFICATION_SMS = "kode_verifikasi"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,12 @@ from uuid import UUID
 
 import asyncpg
 
-from mpp_contracts.intake import ApplicationEvent, ApplicationStatusChanged
+from mpp_contracts.intake import (
+    VERIFICATION_CODE_PURPOSE,
+    ApplicationEvent,
+    ApplicationStatusChanged,
+    PhoneVerificationRequested,
+)
 from mpp_contracts.routing import (
     ApplicationRouted,
     Appointment,
@@ -182,14 +187,20 @@ async def create_sms(
             conn, event_id=event.event_id, application_id=event.application_id, template=template
         )
     now = datetime.now(UTC)
+    phone = unseal(event.sealed_phone, ctx.contact_key)
+    if not await messages.within_daily_cap(conn, phone, ctx.settings.sms_daily_cap_per_phone):
+        return await messages.record_capped(
+            conn, event_id=event.event_id, application_id=event.application_id, template=template
+        )
     message_id = await messages.create(
         conn,
         event_id=event.event_id,
         application_id=event.application_id,
         template=template,
         variables=variables,
-        phone_e164=unseal(event.sealed_phone, ctx.contact_key),
-        not_before=ctx.quiet.not_before(template, now),
+        phone_e164=phone,
+        # A code is worth something only now: never held back by quiet hours.
+        not_before=None if template == domain.VERIFICATION_SMS else ctx.quiet.not_before(template, now),
     )
     ctx.wake()
     return message_id
@@ -202,3 +213,13 @@ async def on_routing_decision(conn: asyncpg.Connection, event: DecisionEvent, ct
 async def on_application_event(conn: asyncpg.Connection, event: ApplicationEvent, ctx: NotifyContext) -> None:
     if isinstance(event, ApplicationStatusChanged):
         await create_sms(conn, event, sms_for_status(event), ctx)
+    elif isinstance(event, PhoneVerificationRequested):
+        await create_sms(conn, event, sms_for_verification(event, ctx), ctx)
+
+
+def sms_for_verification(event: PhoneVerificationRequested, ctx: NotifyContext) -> SmsChoice:
+    """The online applicant's one-time code (sent whatever the SMS consent: the applicant asked for it)."""
+    code = unseal(
+        event.sealed_code, ctx.contact_key, purpose=VERIFICATION_CODE_PURPOSE, bound_to=event.application_id
+    )
+    return domain.VERIFICATION_SMS, {"kode": code}

@@ -14,15 +14,18 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from opentelemetry import propagate
+from prometheus_client import Counter
 
 from mpp_contracts.notify import SmsStatus, SmsStatusChanged
 from mpp_contracts.topics import NOTIFY_SMS
 from mpp_kit.outbox import enqueue
 from notify import repository
-from notify.domain import DECLINED, FINAL, ORDER
+from notify.domain import CAPPED, DECLINED, FINAL, ORDER
 from notify.templates import RenderedSms, TemplateError, render
 
 log = logging.getLogger(__name__)
+# Statuses entered through this module, with the provider ("none" before one took the message).
+STATUS_CHANGES = Counter("sms_status_changes_total", "SMS entering a status", ["status", "provider"])
 
 
 async def create(
@@ -67,6 +70,7 @@ async def create(
     )
     if not inserted:
         return None
+    STATUS_CHANGES.labels(status, "none").inc()
     await enqueue(
         conn,
         NOTIFY_SMS.name,
@@ -104,6 +108,7 @@ async def set_status(
     )
     if row is None:
         return False
+    STATUS_CHANGES.labels(status, row["provider"] or "none").inc()
     await enqueue(
         conn,
         NOTIFY_SMS.name,
@@ -142,8 +147,59 @@ async def record_declined(
     )
     if not inserted:
         return None
+    STATUS_CHANGES.labels(DECLINED, "none").inc()
     log.info(
         "SMS not sent: the applicant declined SMS",
         extra={"template": template, "application_id": str(application_id), "message_id": str(message_id)},
+    )
+    return message_id
+
+
+# Messages recorded `capped`: a number had its daily share already (someone may be spending our SMS on it).
+CAPPED_SMS = Counter("sms_capped_total", "SMS not sent: the phone number reached its daily cap", ["template"])
+
+
+async def within_daily_cap(conn: asyncpg.Connection, phone_e164: str, cap: int) -> bool:
+    """Whether one more SMS to this number stays within `cap` in 24 hours. Serialised per number until the
+    transaction ends, so concurrent consumers cannot both take the last one."""
+    await repository.lock_phone(conn, phone_e164)
+    return await repository.messages_to_phone_in_a_day(conn, phone_e164) < cap
+
+
+async def record_capped(
+    conn: asyncpg.Connection, *, event_id: UUID, application_id: UUID | None, template: str
+) -> UUID | None:
+    """Over the cap: keep a trace (no phone number, no body) and publish it; send nothing."""
+    message_id = uuid4()
+    inserted = await repository.insert_message(
+        conn,
+        message_id=message_id,
+        event_id=event_id,
+        template=template,
+        template_version=0,
+        application_id=application_id,
+        phone_e164=None,
+        body=None,
+        segments=0,
+        status=CAPPED,
+        error="the phone number reached its daily SMS cap",
+        traceparent=None,
+        not_before=None,
+    )
+    if not inserted:
+        return None
+    CAPPED_SMS.labels(template).inc()
+    STATUS_CHANGES.labels(CAPPED, "none").inc()
+    log.warning(
+        "SMS not sent: the phone number reached its daily cap",
+        extra={"template": template, "application_id": str(application_id), "message_id": str(message_id)},
+    )
+    await enqueue(
+        conn,
+        NOTIFY_SMS.name,
+        str(application_id or message_id),
+        SmsStatusChanged(
+            message_id=message_id, application_id=application_id, template=template, status=CAPPED, segments=0
+        ),
     )
     return message_id

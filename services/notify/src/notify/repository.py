@@ -402,3 +402,21 @@ async def drop_unmatched_reports(db: Db, older_than_s: float) -> None:
     await db.execute(
         "DELETE FROM sms_unmatched_report WHERE received_at < now() - make_interval(secs => $1)", older_than_s
     )
+
+
+# ------------------------------------------------------------------ the daily cap per phone number
+
+
+async def lock_phone(conn: asyncpg.Connection, phone_e164: str) -> None:
+    """Serialise the cap's count-then-insert per number until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('sms-cap/' || $1))", phone_e164)
+
+
+async def messages_to_phone_in_a_day(conn: asyncpg.Connection, phone_e164: str) -> int:
+    """Messages to this number in the last 24 hours that were (or will be) sent: not declined, capped or unrendered."""
+    count = await conn.fetchval(
+        "SELECT count(*) FROM sms_message WHERE phone_e164 = $1 AND created_at > now() - interval '1 day'"
+        " AND status NOT IN ('declined', 'capped', 'technical_failure')",
+        phone_e164,
+    )
+    return int(count)

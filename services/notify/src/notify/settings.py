@@ -109,6 +109,9 @@ class NotifySettings(ServiceSettings):
     sms_stale_after_s: float = Field(default=72 * 3600.0, gt=0)  # `sending`/`sent` -> temporary_failure
     sms_stale_statuses: str = "sending,sent"
     sms_retention_days: float = Field(default=7.0, gt=0)  # phone number and body nulled after this
+    # At most this many SMS per phone number in 24 hours, verification codes included; the others are recorded
+    # `capped` and not sent (nobody can spend our SMS on one number by submitting for it again and again).
+    sms_daily_cap_per_phone: int = Field(default=10, ge=1)
     sms_retention_interval_s: float = Field(default=3600.0, gt=0)
 
     # ------------------------------------------------------------------ quiet hours (off when empty)

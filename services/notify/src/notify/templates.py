@@ -197,6 +197,12 @@ _ALL = (
         description="The applicant missed the central appointment: ask the origin site for a new one.",
         body="Anda tidak hadir ((tanggal)) di ((tempat)) untuk ((layanan)) ((kode)). Minta jadwal baru di ((lokasi)).",
     ),
+    SmsTemplate(
+        name="kode_verifikasi",
+        version=1,
+        description="The one-time code confirming an online applicant's phone (kode = six digits, not a NIK).",
+        body="Kode verifikasi MPP: ((kode)). Berlaku 10 menit. Jangan berikan kepada siapa pun.",
+    ),
 )
 
 TEMPLATES: Mapping[str, SmsTemplate] = {t.name: t for t in _ALL}

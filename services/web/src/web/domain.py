@@ -17,6 +17,7 @@ ROLES: tuple[Role, ...] = ("operator", "supervisor")
 DEFAULT_TIME_ZONE = "Asia/Makassar"  # Kutai Kartanegara: WITA
 
 STATUS_LABELS: dict[str, str] = {
+    "awaiting_verification": "Menunggu kode verifikasi",
     "submitted": "Diterima",
     "incomplete": "Belum lengkap",
     "routed_local": "Diproses di sini",
@@ -74,6 +75,7 @@ def may_cancel(role: Role, status: str) -> bool:
 
 # What the operator does next, by status (the applicant's next step is intake's, in public tracking).
 OPERATOR_NEXT: dict[str, str] = {
+    "awaiting_verification": "Pemohon daring belum memasukkan kode verifikasi dari SMS. Tidak ada tindakan.",
     "submitted": "Tunggu sebentar: sistem menentukan diproses di sini atau diteruskan ke MPP pusat.",
     "incomplete": "Minta pemohon melengkapi persyaratan yang belum ada, lalu proses.",
     "routed_local": "Proses berkasnya, lalu tandai Siap diambil (pemohon mendapat SMS).",
