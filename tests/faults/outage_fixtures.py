@@ -113,7 +113,10 @@ async def submit_until(
                         **body,
                         "applicant": {"name": "Siti Aminah", "nik": "6402024101900001", "phone": number},
                     },
-                    headers={"Idempotency-Key": f"outage-{number}"},
+                    headers={
+                        "Idempotency-Key": f"outage-{number}",
+                        "Authorization": f"Bearer {platform.operator_token(SITE)}",
+                    },
                 )
             except httpx.HTTPError as exc:
                 print(f"submit got no answer: {exc!r}")

@@ -25,7 +25,7 @@ from mpp_contracts.routing import (
     AppointmentRescheduled,
     ResultReturned,
 )
-from mpp_kit.sealing import seal
+from mpp_kit.sealing import PHONE, seal
 from tests.intake.conftest import CHECKED, OTHER_SITE_TOKEN, PASSPORT, SERVICE, SIM, Intake
 
 ORIGIN = "tabang-test"
@@ -82,8 +82,9 @@ def routed(intake: Intake, accepted: dict[str, Any], outcome: str, **fields: Any
 
 def forwarded_here(intake: Intake, service: str = PASSPORT, days: int = 1) -> ApplicationForwarded:
     key = intake.context.settings.contact_sealing_key.get_secret_value()
+    application_id = uuid4()
     return ApplicationForwarded(
-        application_id=uuid4(),
+        application_id=application_id,
         tracking_code=new_tracking_code(),
         origin_site_id=ORIGIN,
         origin_site_name="Mini MPP Tabang",
@@ -93,7 +94,7 @@ def forwarded_here(intake: Intake, service: str = PASSPORT, days: int = 1) -> Ap
         appointment=appointment(intake.site_id, days),
         service_name="Penerbitan Paspor",
         applicant_first_name="Rahmat",
-        sealed_phone=seal("+6281350002001", key),
+        sealed_phone=seal("+6281350002001", key, purpose=PHONE, bound_to=application_id),
     )
 
 

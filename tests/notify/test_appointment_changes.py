@@ -15,6 +15,7 @@ from mpp_contracts.routing import (
     AppointmentMissed,
     AppointmentRescheduled,
 )
+from mpp_kit.sealing import PHONE as PHONE_PURPOSE
 from mpp_kit.sealing import seal
 from notify.handlers import on_application_event, on_routing_decision
 from tests.notify.conftest import CONTACT_KEY, number
@@ -41,7 +42,7 @@ def about(**changes: Any) -> dict[str, Any]:
         "service_code": "IMIGRASI-PASPOR-BARU",
         "service_name": "Paspor Biasa",
         "applicant_first_name": "Rahmat",
-        "sealed_phone": seal(PHONE, CONTACT_KEY),
+        "sealed_phone": seal(PHONE, CONTACT_KEY, purpose=PHONE_PURPOSE, bound_to=APPLICATION),
         **changes,
     }
 
@@ -73,7 +74,7 @@ def status_changed(status: str, note: str | None = None) -> ApplicationStatusCha
         status=status,
         note=note,
         applicant_first_name="Rahmat",
-        sealed_phone=seal(PHONE, CONTACT_KEY),
+        sealed_phone=seal(PHONE, CONTACT_KEY, purpose=PHONE_PURPOSE, bound_to=APPLICATION),
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from intake.schemas import ApplicationRequest
 from mpp_contracts.intake import ApplicationSubmitted
 from mpp_contracts.routing import ApplicationRouted
-from mpp_kit.sealing import seal
+from mpp_kit.sealing import PHONE, seal
 from notify.context import NotifyContext
 from notify.handlers import on_routing_decision
 from notify.quiet_hours import QuietHours
@@ -21,8 +21,9 @@ from tests.notify.conftest import CONTACT_KEY as KEY
 
 
 def routed(phone: str = "+6281255550001", **changes: Any) -> ApplicationRouted:
+    application_id = changes.pop("application_id", uuid4())
     values: dict[str, Any] = {
-        "application_id": uuid4(),
+        "application_id": application_id,
         "tracking_code": "KKR-7F3K-9Q2M",
         "origin_site_id": "loa-kulu",
         "origin_site_name": "Mini MPP Kecamatan Loa Kulu",
@@ -31,7 +32,7 @@ def routed(phone: str = "+6281255550001", **changes: Any) -> ApplicationRouted:
         "outcome": "local",
         "expected_completion": date(2026, 12, 7),
         "applicant_first_name": "Siti",
-        "sealed_phone": seal(phone, KEY),
+        "sealed_phone": seal(phone, KEY, purpose=PHONE, bound_to=application_id),
     }
     return ApplicationRouted(**{**values, **changes})
 

@@ -9,7 +9,7 @@ from uuid import uuid4
 from prometheus_client import REGISTRY
 
 from mpp_contracts.intake import VERIFICATION_CODE_PURPOSE, PhoneVerificationRequested
-from mpp_kit.sealing import seal
+from mpp_kit.sealing import PHONE, seal
 from notify.handlers import on_application_event, on_routing_decision
 from tests.notify.conftest import CONTACT_KEY as KEY
 from tests.notify.test_consent import routed
@@ -20,7 +20,7 @@ def code_requested(phone: str, code: str = "012345") -> PhoneVerificationRequest
     return PhoneVerificationRequested(
         application_id=application_id,
         site_id="loa-kulu",
-        sealed_phone=seal(phone, KEY),
+        sealed_phone=seal(phone, KEY, purpose=PHONE, bound_to=application_id),
         sealed_code=seal(code, KEY, purpose=VERIFICATION_CODE_PURPOSE, bound_to=application_id),
         valid_minutes=10,
     )

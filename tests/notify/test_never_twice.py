@@ -29,7 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from mpp_contracts.routing import ApplicationRouted
 from mpp_contracts.topics import INTAKE_APPLICATION, ROUTING_DECISION
 from mpp_devstack.platform import Platform
-from mpp_kit.sealing import seal
+from mpp_kit.sealing import PHONE, seal
 from tests.notify.crashing_notify import CRASH_EXIT_CODE
 
 pytestmark = pytest.mark.slow
@@ -38,8 +38,9 @@ GROUPS = {"notify-routing": ROUTING_DECISION.name, "notify-intake": INTAKE_APPLI
 
 
 def routed(phone: str, key: str) -> ApplicationRouted:
+    application_id = uuid4()
     return ApplicationRouted(
-        application_id=uuid4(),
+        application_id=application_id,
         tracking_code="KKR-" + uuid4().hex[:4].upper() + "-" + uuid4().hex[:4].upper(),
         origin_site_id="loa-kulu",
         origin_site_name="Mini MPP Kecamatan Loa Kulu",
@@ -48,7 +49,7 @@ def routed(phone: str, key: str) -> ApplicationRouted:
         outcome="local",
         expected_completion=date(2026, 12, 7),
         applicant_first_name="Siti",
-        sealed_phone=seal(phone, key),
+        sealed_phone=seal(phone, key, purpose=PHONE, bound_to=application_id),
     )
 
 

@@ -14,6 +14,8 @@ import signal
 import threading
 from pathlib import Path
 
+import httpx
+
 from mpp_devstack.infra import infrastructure
 from mpp_devstack.kafka import REPO_ROOT
 from mpp_devstack.platform import DEFAULT_SITES, Platform
@@ -78,11 +80,10 @@ def _explain(platform: Platform) -> None:
     lines += [f"  {name:<24} {p.url}" for name, p in platform.processes.items()]
     lines += [
         "",
-        f"Submit an application at Mini MPP {site}:",
+        f"Submit an application at the counter of Mini MPP {site} (the operator's token, the checklist ticked):",
         f"  curl -s -X POST {platform.url('intake-' + site)}/applications -H 'Content-Type: application/json' \\",
-        '    -H "Idempotency-Key: $(date +%s)" \\',
-        '    -d \'{"service_code": "DUKCAPIL-AKTA-LAHIR", "channel": "counter", "applicant": '
-        '{"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"}}\'',
+        f"    -H 'Authorization: Bearer {platform.operator_token(site)}' -H \"Idempotency-Key: $(date +%s)\" \\",
+        "    -d '" + json.dumps(_example_submit(platform), ensure_ascii=False).replace("'", "'\\''") + "'",
         "",
         "Then see the SMS the applicant received (within seconds):",
         f"  curl -s {platform.url('sms-sandbox')}/_sandbox/messages",
@@ -106,3 +107,20 @@ def _explain(platform: Platform) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _example_submit(platform: Platform) -> dict[str, object]:
+    """A counter submit of Akta Kelahiran with every mandatory requirement ticked, as the catalogue lists them."""
+    code = "DUKCAPIL-AKTA-LAHIR"
+    detail = httpx.get(f"{platform.url('catalog')}/services/{code}", timeout=5).json()
+    checklist = [
+        {"requirement": item["name"], "provided": item["form"]}
+        for item in detail.get("requirements", [])
+        if isinstance(item, dict) and not item.get("optional")
+    ]
+    return {
+        "service_code": code,
+        "channel": "counter",
+        "applicant": {"name": "Siti Aminah", "nik": "6402024101900001", "phone": "0812-3456-0001"},
+        "checklist": checklist,
+    }

@@ -62,7 +62,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         f"Mini MPP intake ({site_id})",
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness,
-        max_body_bytes=settings.http_max_body_bytes,
+        settings=settings,
     )
     app.state.context = ctx
     app.include_router(api.operators)

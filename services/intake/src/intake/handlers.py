@@ -11,6 +11,8 @@ logged and skipped: retrying could not change that, and the consumer must go on.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import asyncpg
 
 from intake import domain, operations, repository
@@ -26,7 +28,7 @@ from mpp_contracts.routing import (
     InboxEvent,
     ResultReturned,
 )
-from mpp_kit.sealing import SealingError, unseal
+from mpp_kit.sealing import PHONE, SealingError, unseal
 
 
 async def on_decision(conn: asyncpg.Connection, event: DecisionEvent, ctx: IntakeContext) -> None:
@@ -68,7 +70,7 @@ async def on_forwarded(conn: asyncpg.Connection, event: ApplicationForwarded, ct
         site_id=ctx.settings.site_id,
         case=event,
         agency_code=service.agency_code if service else event.service_code.split("-")[0],
-        phone_last4=_phone_last4(event.sealed_phone, ctx),
+        phone_last4=_phone_last4(event.sealed_phone, event.application_id, ctx),
     )
 
 
@@ -95,9 +97,10 @@ async def on_appointment_event(conn: asyncpg.Connection, event: AppointmentEvent
         await operations.move_on_event(conn, row, "no_show", site=site, note=note, event=event.type)
 
 
-def _phone_last4(sealed_phone: str, ctx: IntakeContext) -> str:
+def _phone_last4(sealed_phone: str, application_id: UUID, ctx: IntakeContext) -> str:
     """The operator's and tracking's last digits, from the sealed number (intake holds the contact key)."""
     try:
-        return unseal(sealed_phone, ctx.settings.contact_sealing_key.get_secret_value())[-4:]
+        key = ctx.settings.contact_sealing_key.get_secret_value()
+        return unseal(sealed_phone, key, purpose=PHONE, bound_to=application_id)[-4:]
     except SealingError:
         return ""

@@ -44,7 +44,7 @@ from mpp_contracts.routing import Appointment, ResultReturned
 from mpp_contracts.topics import INTAKE_APPLICATION, site_inbox
 from mpp_kit.errors import ApiError, FieldProblem, conflict, invalid, not_found
 from mpp_kit.outbox import enqueue
-from mpp_kit.sealing import seal
+from mpp_kit.sealing import NIK, PHONE, seal
 
 log = logging.getLogger(__name__)
 # Fresh submits, once committed (a retry answered from its Idempotency-Key is not counted again).
@@ -136,7 +136,7 @@ async def submit(
             ticket = domain.queue_ticket(prefix, number)
         application_id = uuid4()
         tracking_code = domain.new_tracking_code()
-        phone_sealed = seal(body.applicant.phone, contact_key)
+        phone_sealed = seal(body.applicant.phone, contact_key, purpose=PHONE, bound_to=application_id)
         verifying = body.channel == "online"
         status: ApplicationStatus = (
             "awaiting_verification" if verifying else "incomplete" if missing else "submitted"
@@ -151,7 +151,7 @@ async def submit(
             channel=body.channel,
             status=status,
             applicant_name=body.applicant.name,
-            nik_sealed=seal(body.applicant.nik, nik_key),
+            nik_sealed=seal(body.applicant.nik, nik_key, purpose=NIK, bound_to=application_id),
             nik_last4=body.applicant.nik[-4:],
             phone_sealed=phone_sealed,
             phone_last4=body.applicant.phone[-4:],

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field, SecretStr
 
 from mpp_kit.auth import SignedTokenVerifier
+from mpp_kit.sealing import SealingKeys
 from mpp_kit.settings import ServiceSettings
 
 
@@ -22,8 +23,10 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     # The site this deployment serves (one intake deployment per site), e.g. `loa-kulu` or `mpp-tenggarong`.
     site_id: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-    # Key that encrypts the NIK at rest (base64 of 32 bytes). Only intake holds it.
-    nik_encryption_key: SecretStr = SecretStr("")
+    # The NIK key (only intake holds it) and the contact key: keyrings (`kid:base64key,...`; the first seals),
+    # required, so a missing or malformed key stops the start with the setting's name, not the first submit.
+    nik_encryption_key: SealingKeys
+    contact_sealing_key: SealingKeys
     # How long a stored Idempotency-Key answer is replayed; after that the key may be used again.
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # Key of the HMACs intake stores instead of the values (verification codes, idempotency request hashes,

@@ -83,7 +83,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         "Mini MPP notify",
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness,
-        max_body_bytes=settings.http_max_body_bytes,
+        settings=settings,
     )
     app.add_middleware(FirstRequest, served=served)
     app.state.context = ctx

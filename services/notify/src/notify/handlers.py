@@ -29,7 +29,7 @@ from mpp_contracts.routing import (
     AppointmentRescheduled,
     DecisionEvent,
 )
-from mpp_kit.sealing import unseal
+from mpp_kit.sealing import PHONE, unseal
 from notify import domain, messages
 from notify.context import NotifyContext
 from notify.templates import TemplateError, format_jam, format_tanggal, render
@@ -187,7 +187,7 @@ async def create_sms(
             conn, event_id=event.event_id, application_id=event.application_id, template=template
         )
     now = datetime.now(UTC)
-    phone = unseal(event.sealed_phone, ctx.contact_key)
+    phone = unseal(event.sealed_phone, ctx.contact_key, purpose=PHONE, bound_to=event.application_id)
     if not await messages.within_daily_cap(conn, phone, ctx.settings.sms_daily_cap_per_phone):
         return await messages.record_capped(
             conn, event_id=event.event_id, application_id=event.application_id, template=template

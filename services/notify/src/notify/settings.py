@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
+from mpp_kit.sealing import SealingKeys
 from mpp_kit.settings import ServiceSettings
 
 KNOWN_PROVIDERS = ("twilio", "zenziva")
@@ -40,6 +41,8 @@ def parse_quiet_hours(value: str) -> tuple[time, time] | None:
 
 
 class NotifySettings(ServiceSettings):
+    # Opens the applicant's phone number inside events: required (see mpp_kit.sealing.SealingKeys).
+    contact_sealing_key: SealingKeys
     service_name: str = "notify"
 
     # ------------------------------------------------------------------ providers
