@@ -1,8 +1,12 @@
 """Fakes of the catalogue and of each site's intake, answering over an httpx transport as the real ones do over
 HTTP (same paths, same answers and error format), so the web's pages are tested without the platform.
 
-The fake intake checks the console's signed token with the kit's verifier, as intake does, and shows an operator
-only their own site's applications (another site's are 404)."""
+The fake intake checks the console's signed token with the kit's verifier, as intake does (a counter submit needs
+one of its own site: 401 without, 403 with another site's), and shows an operator only their own site's
+applications (another site's are 404). An online application waits for the six-digit code "texted" to its phone
+(`sms`: phone -> code) at POST /applications/{id}/verify. Tracking is POST /applications/track (the old GET is
+410). `limited` makes an anonymous endpoint (`submit`, `verify`, `track`) answer 429 with that Retry-After;
+`forwarded_for` records the X-Forwarded-For of each anonymous call."""
 
 from __future__ import annotations
 
@@ -146,6 +150,11 @@ class FakeIntake:
     keys: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> application id
     submits: int = 0
     calls: list[tuple[str, str]] = field(default_factory=list)
+    sms: dict[str, str] = field(default_factory=dict)  # phone as typed -> the latest verification code
+    verifications: dict[str, dict[str, Any]] = field(default_factory=dict)  # application id -> code, attempts
+    max_attempts: int = 3
+    limited: dict[str, int] = field(default_factory=dict)  # endpoint -> Retry-After seconds
+    forwarded_for: list[str | None] = field(default_factory=list)
 
     def operator_site(self, request: httpx.Request) -> str | None:
         given = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -155,12 +164,27 @@ class FakeIntake:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
         self.calls.append((method, path))
-        if method == "POST" and path == "/applications":
-            return self.submit(request)
         if method == "GET" and path.startswith("/applications/track/"):
-            return self.track(
-                path.removeprefix("/applications/track/"), request.url.params.get("phone_last4")
-            )
+            return _error(410, "gone")
+        anonymous = {
+            ("POST", "/applications"): "submit",
+            ("POST", "/applications/track"): "track",
+        }.get((method, path)) or ("verify" if method == "POST" and path.endswith("/verify") else None)
+        if anonymous:
+            self.forwarded_for.append(request.headers.get("x-forwarded-for"))
+            if anonymous in self.limited and not (anonymous == "submit" and self.operator_site(request)):
+                return httpx.Response(
+                    429,
+                    json={"error": {"code": "rate_limited", "message": "slow down", "fields": []}},
+                    headers={"Retry-After": str(self.limited[anonymous])},
+                )
+        if anonymous == "submit":
+            return self.submit(request)
+        if anonymous == "track":
+            body = json.loads(request.content)
+            return self.track(body["tracking_code"], body["phone_last4"])
+        if anonymous == "verify":
+            return self.verify(path.removeprefix("/applications/").removesuffix("/verify"), request)
         site = self.operator_site(request)
         if site is None:
             return _error(401, "unauthorized")
@@ -227,6 +251,12 @@ class FakeIntake:
         if key in self.keys:
             return httpx.Response(201, json=self.accepted(self.applications[self.keys[key]]))
         body = json.loads(request.content)
+        if body["channel"] != "online":
+            site = self.operator_site(request)
+            if site is None:
+                return _error(401, "unauthorized")
+            if site != self.site:
+                return _error(403, "forbidden")
         problems = []
         if not NIK_RE.match(body["applicant"]["nik"]) or body["applicant"]["nik"].startswith("00"):
             problems.append({"field": "applicant.nik", "reason": "does not start with a valid province code"})
@@ -275,12 +305,44 @@ class FakeIntake:
             "history": [],
             "phone": body["applicant"]["phone"],
         }
-        self.move(application, application["status"])
-        if forwarded:
-            self.move(application, "forwarded")
         self.applications[application_id] = application
         self.keys[key] = application_id
+        if body["channel"] == "online":  # nothing happens before the phone is verified
+            application["status"] = "awaiting_verification"
+            code = f"{uuid.uuid4().int % 1_000_000:06d}"
+            self.verifications[application_id] = {"code": code, "attempts": 0, "expired": False}
+            self.sms[body["applicant"]["phone"]] = code
+        else:
+            self.received(application)
         return httpx.Response(201, json=self.accepted(application))
+
+    def received(self, application: dict[str, Any]) -> None:
+        self.move(application, "incomplete" if application["missing"] else "submitted")
+        if SERVICES[application["service_code"]]["channel"] == "central_only":
+            self.move(application, "forwarded")
+
+    def verify(self, application_id: str, request: httpx.Request) -> httpx.Response:
+        pending = self.verifications.get(application_id)
+        if pending is None:
+            return _error(404, "not_found")
+        right = json.loads(request.content)["code"] == pending["code"]
+        application = self.applications[application_id]
+        if application["status"] != "awaiting_verification":
+            if right:
+                return httpx.Response(200, json=self.accepted(application))
+            return _error(409, "already_verified", [{"field": "code", "reason": "invalid"}])
+        if pending["attempts"] >= self.max_attempts:
+            return _error(409, "verification_locked", [{"field": "code", "reason": "locked"}])
+        if pending["expired"]:
+            return _error(409, "verification_expired", [{"field": "code", "reason": "expired"}])
+        if not right:
+            pending["attempts"] += 1
+            left = self.max_attempts - pending["attempts"]
+            return _error(
+                422, "validation_failed", [{"field": "code", "reason": f"wrong code; {left} attempts left"}]
+            )
+        self.received(application)
+        return httpx.Response(200, json=self.accepted(application))
 
     def accepted(self, application: dict[str, Any]) -> dict[str, Any]:
         keys = (

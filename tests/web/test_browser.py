@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from axe_selenium_python import Axe
@@ -66,6 +67,14 @@ def screenshots() -> Path:
 Look = Callable[[str], None]
 
 
+def _one_time_code_only(violation: dict[str, Any]) -> bool:
+    """The axe-core bundled with axe-selenium-python (3.1) predates the HTML token `one-time-code` (lets a phone
+    fill in the code of the SMS); later axe-core versions accept it."""
+    return violation.get("id") == "autocomplete-valid" and all(
+        'autocomplete="one-time-code"' in node.get("html", "") for node in violation.get("nodes", [])
+    )
+
+
 @pytest.fixture
 def look(browser: WebDriver, screenshots: Path) -> Look:
     """`look(name)`: the current page has no serious or critical accessibility violation; photographed."""
@@ -74,7 +83,11 @@ def look(browser: WebDriver, screenshots: Path) -> Look:
         axe = Axe(browser)
         axe.inject()
         results = axe.run()
-        bad = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+        bad = [
+            v
+            for v in results["violations"]
+            if v.get("impact") in ("serious", "critical") and not _one_time_code_only(v)
+        ]
         for width in WIDTHS:
             browser.set_window_size(width, 900)
             height = browser.execute_script("return document.documentElement.scrollHeight")
@@ -212,7 +225,19 @@ def test_online_passport_application_at_tabang_is_tracked_to_its_appointment(
         if not box.is_selected():
             box.click()
     submit(browser)
-    wait_for(browser, lambda: "/ajukan/terkirim" in browser.current_url, "the online submit")
+    wait_for(browser, lambda: "/ajukan/verifikasi" in browser.current_url, "the online submit")
+    look("verifikasi")
+    # The code texted to the phone (the sandbox provider received it); a wrong one first: the field says why.
+    sms = platform.wait_for_sms(normalize_msisdn(phone))
+    code = re.search(r"\b([0-9]{6})\b", sms["body"]).group(1)  # type: ignore[union-attr]
+    fill(browser, "f-kode", "000000" if code != "000000" else "111111")
+    submit(browser)
+    wait_for(browser, lambda: bool(browser.find_elements(By.ID, "g-kode")), "the wrong code refused")
+    assert "Kode salah" in browser.find_element(By.ID, "g-kode").text
+    look("verifikasi-galat")
+    fill(browser, "f-kode", code)
+    submit(browser)
+    wait_for(browser, lambda: "/ajukan/terkirim" in browser.current_url, "the code accepted")
     tracking = browser.find_element(By.CSS_SELECTOR, ".kode").text
     look("terkirim")
 

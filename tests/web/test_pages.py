@@ -31,6 +31,29 @@ def submit_at_counter(
     return form.text, web.post(f"/konter/baru/{code}", data=data)
 
 
+def apply_online(web: TestClient, code: str = "IMIGRASI-PASPOR-BARU", site: str = "tabang") -> httpx.Response:
+    """The online form sent, as far as the page asking for the SMS code (its redirect)."""
+    form = web.get(f"/ajukan/{code}")
+    data = {
+        "csrf": csrf_of(form.text),
+        "kunci": KEY_RE.search(form.text).group(1),  # type: ignore[union-attr]
+        "tempat": site,
+        "persyaratan": ["KTP-el", "Kartu Keluarga"],
+        "sms": "1",
+        **APPLICANT,
+    }
+    return web.post(f"/ajukan/{code}", data=data)
+
+
+def enter_code(web: TestClient, code: str) -> httpx.Response:
+    page = web.get("/ajukan/verifikasi")
+    return web.post("/ajukan/verifikasi", data={"csrf": csrf_of(page.text), "kode": code})
+
+
+def tracking_code_of(page: str) -> str:
+    return re.search(r'class="kode">([^<]+)<', page).group(1)  # type: ignore[union-attr]
+
+
 # ---- the public portal ------------------------------------------------------------------------------------------
 
 
@@ -97,7 +120,10 @@ def test_intakes_refusal_is_shown_on_the_field_in_bahasa_indonesia(web: TestClie
     assert answer.status_code == 422 and "NIK tidak sah" in answer.text
 
 
-def test_online_application_then_tracking_shows_the_appointment(web: TestClient, upstream: Upstream) -> None:
+def test_online_application_then_its_sms_code_then_tracking_shows_the_appointment(
+    web: TestClient, upstream: Upstream
+) -> None:
+    tabang = upstream.intakes["tabang"]
     form = web.get("/ajukan/IMIGRASI-PASPOR-BARU")
     key = KEY_RE.search(form.text).group(1)  # type: ignore[union-attr]
     data = {
@@ -111,13 +137,35 @@ def test_online_application_then_tracking_shows_the_appointment(web: TestClient,
     first = web.post("/ajukan/IMIGRASI-PASPOR-BARU", data=data)
     again = web.post("/ajukan/IMIGRASI-PASPOR-BARU", data=data)  # a double click: the same key
     assert first.status_code == again.status_code == 303
-    assert first.headers["location"] == again.headers["location"]
-    assert upstream.intakes["tabang"].submits == 1
-    sent = web.get(first.headers["location"])
-    code = re.search(r'class="kode">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
-    assert "Mini MPP Kecamatan Tabang" in sent.text
-    application = next(iter(upstream.intakes["tabang"].applications.values()))
-    assert application["channel"] == "online" and application["queue_ticket"] is None
+    assert first.headers["location"] == again.headers["location"] == "/ajukan/verifikasi"
+    assert tabang.submits == 1
+    cookie = first.headers["set-cookie"].lower()
+    assert "mpp_verifikasi=" in cookie and "httponly" in cookie and "path=/ajukan" in cookie
+    application = next(iter(tabang.applications.values()))
+    assert application["status"] == "awaiting_verification" and application["queue_ticket"] is None
+
+    page = web.get("/ajukan/verifikasi")
+    assert page.status_code == 200 and "<h1>Masukkan kode dari SMS</h1>" in page.text
+    assert "berakhiran <strong>0001</strong>" in page.text
+    assert 'inputmode="numeric"' in page.text and 'autocomplete="one-time-code"' in page.text
+    assert application["application_id"] not in page.text  # only in the signed cookie
+
+    typo = enter_code(web, "12a456")  # refused here: intake is not asked
+    assert typo.status_code == 422 and "Kode terdiri dari 6 angka" in typo.text
+    assert ("POST", f"/applications/{application['application_id']}/verify") not in tabang.calls
+    right = tabang.sms[APPLICANT["hp"]]
+    wrong = enter_code(web, "000000" if right != "000000" else "111111")
+    assert wrong.status_code == 422
+    assert "Kode salah" in wrong.text and "sisa percobaan: 2 kali" in wrong.text
+    assert 'aria-invalid="true"' in wrong.text and 'aria-describedby="p-kode g-kode"' in wrong.text
+    done = enter_code(web, f"{right[:3]} {right[3:]}")  # typed with a space: still the six digits
+    assert done.status_code == 303 and done.headers["location"].startswith("/ajukan/terkirim?")
+    assert 'mpp_verifikasi=""' in done.headers["set-cookie"]  # the step is over
+    assert application["status"] == "forwarded"
+    sent = web.get(done.headers["location"])
+    code = tracking_code_of(sent.text)
+    assert code == application["tracking_code"] and "Mini MPP Kecamatan Tabang" in sent.text
+    assert set(tabang.forwarded_for) == {"testclient"}  # the person's address, not the web's
 
     page = web.get("/lacak")
     wrong = web.post("/lacak", data={"csrf": csrf_of(page.text), "kode": code, "hp4": "9999"})
@@ -126,6 +174,83 @@ def test_online_application_then_tracking_shows_the_appointment(web: TestClient,
     assert found.status_code == 200
     assert "Diteruskan ke MPP pusat" in found.text and "Jadwal kedatangan" in found.text
     assert " pukul 09.30 WITA" in found.text  # 01:30 UTC is 09:30 in Kutai Kartanegara
+    assert ("POST", "/applications/track") in tabang.calls
+    assert not any(path.startswith("/applications/track/") for _, path in tabang.calls)
+
+
+def test_too_many_wrong_codes_end_the_step_with_a_way_to_apply_again(
+    web: TestClient, upstream: Upstream
+) -> None:
+    tabang = upstream.intakes["tabang"]
+    assert apply_online(web).status_code == 303
+    right = tabang.sms[APPLICANT["hp"]]
+    wrong = "000000" if right != "000000" else "111111"
+    assert "sisa percobaan: 1 kali" in enter_code(web, wrong).text + enter_code(web, wrong).text
+    locked = enter_code(web, wrong)  # the last attempt
+    assert locked.status_code == 409 and "terlalu sering salah" in locked.text
+    assert 'href="/ajukan/IMIGRASI-PASPOR-BARU?tempat=tabang"' in locked.text and "Ajukan lagi" in locked.text
+    assert 'mpp_verifikasi=""' in locked.headers["set-cookie"]
+    after = web.get("/ajukan/verifikasi")
+    assert after.status_code == 404 and 'href="/layanan"' in after.text
+    assert next(iter(tabang.applications.values()))["status"] == "awaiting_verification"
+
+
+def test_an_expired_code_says_so_and_offers_to_apply_again(web: TestClient, upstream: Upstream) -> None:
+    tabang = upstream.intakes["tabang"]
+    apply_online(web, code="DUKCAPIL-AKTA-LAHIR")
+    next(iter(tabang.verifications.values()))["expired"] = True
+    expired = enter_code(web, tabang.sms[APPLICANT["hp"]])
+    assert expired.status_code == 409 and "sudah tidak berlaku" in expired.text
+    assert 'href="/ajukan/DUKCAPIL-AKTA-LAHIR?tempat=tabang"' in expired.text
+
+
+def test_the_code_step_trusts_only_its_signed_cookie(web: TestClient, upstream: Upstream) -> None:
+    assert web.get("/ajukan/verifikasi").status_code == 404
+    apply_online(web)
+    web.cookies.set("mpp_verifikasi", web.cookies["mpp_verifikasi"][:-3] + "abc", path="/ajukan")
+    page = web.get("/ajukan/verifikasi")
+    assert page.status_code == 404 and "Tidak ada permohonan yang menunggu kode" in page.text
+    csrf = csrf_of(web.get("/lacak").text)
+    sent = web.post("/ajukan/verifikasi", data={"csrf": csrf, "kode": "123456"})
+    assert sent.status_code == 404
+    assert not any(path.endswith("/verify") for _, path in upstream.intakes["tabang"].calls)
+
+
+def test_intakes_rate_limit_is_a_message_with_the_wait_never_a_500(
+    web: TestClient, upstream: Upstream
+) -> None:
+    tabang = upstream.intakes["tabang"]
+    tabang.limited["submit"] = 42
+    refused = apply_online(web)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "42"
+    assert "Terlalu banyak permintaan, coba lagi dalam 42 detik." in refused.text
+    assert 'value="Siti Aminah"' in refused.text  # what was typed stays
+
+    del tabang.limited["submit"]
+    apply_online(web)
+    tabang.limited["verify"] = 7
+    slowed = enter_code(web, tabang.sms[APPLICANT["hp"]])
+    assert slowed.status_code == 429 and "coba lagi dalam 7 detik" in slowed.text
+    del tabang.limited["verify"]
+    code = tracking_code_of(web.get(enter_code(web, tabang.sms[APPLICANT["hp"]]).headers["location"]).text)
+
+    for intake in upstream.intakes.values():
+        intake.limited["track"] = 30
+    page = web.get("/lacak")
+    data = {"csrf": csrf_of(page.text), "kode": code, "hp4": "0001"}
+    limited = web.post("/lacak", data=data)
+    assert limited.status_code == 429 and "coba lagi dalam 30 detik" in limited.text
+    del upstream.intakes["mpp-tenggarong"].limited["track"]  # a site that knows nothing answers 404
+    assert web.post("/lacak", data=data).status_code == 429
+    del tabang.limited["track"]
+    assert web.post("/lacak", data=data).status_code == 200
+
+
+def test_counter_submit_carries_the_operators_token(web: TestClient, upstream: Upstream) -> None:
+    log_in(web, "op-loa-kulu")
+    _, answer = submit_at_counter(web)
+    assert answer.status_code == 303
+    assert upstream.intakes["loa-kulu"].forwarded_for == [None]  # an operator is not rate limited by address
 
 
 def test_a_form_without_its_csrf_field_is_refused(web: TestClient, upstream: Upstream) -> None:
@@ -366,18 +491,12 @@ def test_the_sent_page_shows_only_a_tracking_code(web: TestClient) -> None:
 
 
 def test_tracking_works_while_another_sites_intake_is_away(web: TestClient, upstream: Upstream) -> None:
-    form = web.get("/ajukan/DUKCAPIL-AKTA-LAHIR")
-    data = {
-        "csrf": csrf_of(form.text),
-        "tempat": "tabang",
-        "persyaratan": ["KTP-el", "Kartu Keluarga"],
-        **APPLICANT,
-    }
-    sent = web.get(web.post("/ajukan/DUKCAPIL-AKTA-LAHIR", data=data).headers["location"])
-    code = re.search(r'class="kode">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    apply_online(web, code="DUKCAPIL-AKTA-LAHIR")
+    sent = web.get(enter_code(web, upstream.intakes["tabang"].sms[APPLICANT["hp"]]).headers["location"])
+    code, csrf = tracking_code_of(sent.text), csrf_of(web.get("/lacak").text)
     del upstream.intakes["loa-kulu"]  # its host no longer answers
-    found = web.post("/lacak", data={"csrf": csrf_of(form.text), "kode": code, "hp4": "0001"})
+    found = web.post("/lacak", data={"csrf": csrf, "kode": code, "hp4": "0001"})
     assert found.status_code == 200 and "Penerbitan Akta Kelahiran" in found.text
     del upstream.intakes["tabang"]
-    away = web.post("/lacak", data={"csrf": csrf_of(form.text), "kode": code, "hp4": "0001"})
+    away = web.post("/lacak", data={"csrf": csrf, "kode": code, "hp4": "0001"})
     assert away.status_code == 503

@@ -35,7 +35,11 @@ def token(platform: Platform, site: str, lifetime_s: int = 120, key: object = No
 def test_intake_takes_signed_tokens_for_its_own_site_only(platform: Platform) -> None:
     submitted = httpx.post(
         f"{platform.url('intake-loa-kulu')}/applications",
-        headers={"Idempotency-Key": uuid.uuid4().hex},
+        # A counter submit needs the site's operator credential.
+        headers={
+            "Idempotency-Key": uuid.uuid4().hex,
+            "Authorization": f"Bearer {token(platform, 'loa-kulu')}",
+        },
         json={
             "service_code": "DUKCAPIL-AKTA-LAHIR",
             "channel": "counter",

@@ -28,10 +28,18 @@ from web.pages import (
     NotAllowed,
     OperatorOf,
     checked_list,
+    client_address,
+    context,
     render,
     set_cookie,
 )
-from web.security import SESSION_COOKIE, Operator
+from web.security import (
+    SESSION_COOKIE,
+    VERIFICATION_COOKIE,
+    VERIFICATION_TTL_S,
+    Operator,
+    PendingVerification,
+)
 
 # Pages for people, not an API: kept out of /openapi.json (which lists only /healthz and /readyz).
 public = APIRouter(default_response_class=HTMLResponse, include_in_schema=False)
@@ -54,6 +62,12 @@ NOTICES = {
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def retry_later(response: Response, refused: Refused) -> Response:
+    """A page answering intake's 429: the same wait for the browser (and any script) as intake said."""
+    response.headers["Retry-After"] = str(refused.retry_after_s)
+    return response
 
 
 # ---- public portal --------------------------------------------------------------------------------------------
@@ -118,7 +132,7 @@ def online_sites(service: dict[str, Any], sites: dict[str, Any], with_intake: li
     return [s for s in with_intake if s in offered or (central and s in sites)]
 
 
-# Before /ajukan/{code}, which would take `terkirim` for a service code.
+# /ajukan/terkirim and /ajukan/verifikasi come before /ajukan/{code}, which would take them for service codes.
 @public.get("/ajukan/terkirim")
 async def online_sent(
     request: Request,
@@ -134,10 +148,110 @@ async def online_sent(
     return render(request, "terkirim.html", site=site, kode=domain.tracking_code(kode))
 
 
+def sent_page(site: str, tracking_code: str) -> str:
+    return "/ajukan/terkirim?" + urlencode({"tempat": site, "kode": tracking_code})
+
+
+# Why the code step ended without a tracking code (status, what to tell the applicant).
+VERIFICATION_ENDED = {
+    "kedaluwarsa": (
+        409,
+        "Kode di SMS sudah tidak berlaku karena lewat waktunya. Permohonan tadi belum terkirim. "
+        "Ajukan lagi untuk mendapat kode baru.",
+    ),
+    "terkunci": (
+        409,
+        "Kode yang dimasukkan sudah terlalu sering salah. Permohonan tadi belum terkirim. "
+        "Ajukan lagi untuk mendapat kode baru.",
+    ),
+    "sudah": (
+        409,
+        "Nomor HP untuk permohonan ini sudah dipastikan sebelumnya: permohonan sudah terkirim.",
+    ),
+    "tidak-ada": (
+        404,
+        "Tidak ada permohonan yang menunggu kode di peramban ini, atau waktunya sudah habis. "
+        "Ajukan permohonan dari daftar layanan.",
+    ),
+}
+
+
+def verification_ended(request: Request, pending: PendingVerification | None, why: str) -> Response:
+    status_code, message = VERIFICATION_ENDED[why]
+    again = (
+        f"/ajukan/{pending.service_code}?" + urlencode({"tempat": pending.site}) if pending else "/layanan"
+    )
+    response = render(request, "verifikasi.html", status_code, ended=message, again=again)
+    forget_verification(request, response)
+    return response
+
+
+def forget_verification(request: Request, response: Response) -> None:
+    settings = context(request).settings
+    response.delete_cookie(
+        VERIFICATION_COOKIE, path="/ajukan", secure=settings.cookie_secure, httponly=True, samesite="lax"
+    )
+
+
+@public.get("/ajukan/verifikasi")
+async def code_form(request: Request, ctx: Ctx) -> Response:
+    """Second step of an online application: the six digits texted to the applicant's phone."""
+    pending = ctx.sessions.read_verification(request.cookies.get(VERIFICATION_COOKIE))
+    if pending is None:
+        return verification_ended(request, None, "tidak-ada")
+    return render(request, "verifikasi.html", pending=pending)
+
+
+@public.post("/ajukan/verifikasi")
+async def verify_code(request: Request, ctx: Ctx, form: Form) -> Response:
+    pending = ctx.sessions.read_verification(request.cookies.get(VERIFICATION_COOKIE))
+    intake = ctx.intake(pending.site) if pending else None
+    if pending is None or intake is None:
+        return verification_ended(request, None, "tidak-ada")
+    check = domain.check_sms_code(form)
+    if not check.ok:
+        return render(
+            request, "verifikasi.html", 422, pending=pending, values=check.values, errors=check.errors
+        )
+    try:
+        accepted = await intake.verify(
+            pending.application_id, check.values["kode"], client=client_address(request)
+        )
+    except Refused as refused:
+        return code_refused(request, pending, check.values, refused)
+    response = see_other(sent_page(pending.site, accepted["tracking_code"]))
+    forget_verification(request, response)
+    return response
+
+
+def code_refused(
+    request: Request, pending: PendingVerification, values: dict[str, str], refused: Refused
+) -> Response:
+    """Intake's answer to a code that did not verify the application, as the code page says it."""
+    if refused.status == 429:
+        errors = {"kode": domain.too_many_requests(refused.retry_after_s)}
+        page = render(request, "verifikasi.html", 429, pending=pending, values=values, errors=errors)
+        return retry_later(page, refused)
+    if refused.status == 422:
+        left = domain.attempts_left(refused.fields)
+        if left == 0:
+            return verification_ended(request, pending, "terkunci")
+        errors = {"kode": domain.wrong_code(left)}
+        return render(request, "verifikasi.html", 422, pending=pending, values=values, errors=errors)
+    if refused.status == 409:
+        why = {"verification_expired": "kedaluwarsa", "already_verified": "sudah"}.get(
+            refused.code, "terkunci"
+        )
+        return verification_ended(request, pending, why)
+    if refused.status == 404:  # intake no longer has it (purged)
+        return verification_ended(request, pending, "tidak-ada")
+    raise refused
+
+
 @public.get("/ajukan/{code}")
 async def online_form(request: Request, ctx: Ctx, code: ServiceCode, tempat: str = "") -> Response:
-    """The online application's form. Steps: this form, then (with the one-time SMS code, another issue) a page
-    asking for the code sent to the phone, then the submit; `submit_online` below is where that step goes."""
+    """The online application's form. Steps: this form; the page asking for the code texted to the phone
+    (`/ajukan/verifikasi`); the tracking code (`/ajukan/terkirim`)."""
     return await _online_form(request, ctx, code, values={"tempat": tempat, "sms": "1"})
 
 
@@ -156,22 +270,41 @@ async def online_submit(request: Request, ctx: Ctx, code: ServiceCode, form: For
     service = await ctx.catalog.service(code.upper())
     body = application_body(service, check.values, provided, channel="online", sms=bool(form.get("sms")))
     try:
-        accepted = await submit_online(intake, body, form.get("kunci", ""))
+        accepted = await intake.submit(
+            body, form.get("kunci") or uuid.uuid4().hex, client=client_address(request)
+        )
     except Refused as refused:
+        if refused.status == 429:
+            errors = {"umum": domain.too_many_requests(refused.retry_after_s)}
+            page = await _online_form(
+                request, ctx, code, 429, values=check.values, errors=errors, provided=provided
+            )
+            return retry_later(page, refused)
         if refused.status != 422:
             raise
         errors = domain.intake_problems(refused.fields)
         return await _online_form(
             request, ctx, code, 422, values=check.values, errors=errors, provided=provided
         )
-    query = urlencode({"tempat": intake.site, "kode": accepted["tracking_code"]})
-    return see_other(f"/ajukan/terkirim?{query}")
-
-
-async def submit_online(intake: Intake, body: dict[str, Any], key: str) -> dict[str, Any]:
-    """The online submit. The phone's one-time code (another issue) is checked before this call: the form's
-    values wait in a signed cookie while the applicant types the code on its own page, then come here."""
-    return await intake.submit(body, key or uuid.uuid4().hex)
+    if accepted["status"] != "awaiting_verification":
+        return see_other(sent_page(intake.site, accepted["tracking_code"]))
+    # Intake texted a code to the phone: the code page knows which application from a signed cookie only.
+    pending = PendingVerification(
+        application_id=str(accepted["application_id"]),
+        site=intake.site,
+        service_code=service["code"],
+        phone_last4=check.values["hp"].replace(" ", "").replace("-", "")[-4:],
+    )
+    response = see_other("/ajukan/verifikasi")
+    set_cookie(
+        ctx,
+        response,
+        VERIFICATION_COOKIE,
+        ctx.sessions.issue_verification(pending),
+        VERIFICATION_TTL_S,
+        path="/ajukan",
+    )
+    return response
 
 
 @public.get("/lacak")
@@ -189,16 +322,22 @@ async def track(request: Request, ctx: Ctx, form: Form) -> Response:
         return render(request, "lacak.html", 422, values=check.values, errors=check.errors)
     code = domain.tracking_code(check.values["kode"])
 
-    async def ask(intake: Intake) -> dict[str, Any] | Unavailable | None:
+    async def ask(intake: Intake) -> dict[str, Any] | Unavailable | Refused | None:
         try:
-            return await intake.track(code, check.values["hp4"])
-        except Refused:
-            return None
+            return await intake.track(code, check.values["hp4"], client=client_address(request))
+        except Refused as refused:
+            return refused if refused.status == 429 else None
         except Unavailable as away:  # one site away must not hide an application another site knows
             return away
 
     asked = await asyncio.gather(*(ask(i) for i in ctx.intakes.values()))
     answers = [a for a in asked if isinstance(a, dict)]
+    limited = [a for a in asked if isinstance(a, Refused)]
+    if not answers and limited:  # a site that could know it said "later": not "no such application"
+        slowest = max(limited, key=lambda refused: refused.retry_after_s)
+        errors = {"kode": domain.too_many_requests(slowest.retry_after_s)}
+        page = render(request, "lacak.html", 429, values=check.values, errors=errors)
+        return retry_later(page, slowest)
     if not answers and any(isinstance(a, Unavailable) for a in asked):
         raise next(a for a in asked if isinstance(a, Unavailable))
     if not answers:
@@ -380,7 +519,9 @@ async def submit_at_counter(
     body = application_body(service, check.values, provided, channel="counter", sms=bool(form.get("sms")))
     body["accept_incomplete"] = bool(form.get("lengkap"))
     try:
-        accepted = await intake.submit(body, form.get("kunci") or uuid.uuid4().hex)
+        accepted = await intake.submit(
+            body, form.get("kunci") or uuid.uuid4().hex, token=token(ctx, operator)
+        )
     except Refused as refused:
         if refused.status != 422:
             raise

@@ -174,6 +174,11 @@ def register_error_pages(app: FastAPI) -> None:
             return render(
                 request, "galat.html", 404, title="Tidak ditemukan", message="Halaman ini tidak ada."
             )
+        if exc.status == 429:  # intake limits calls per address: say how long to wait, never a 500
+            message = domain.too_many_requests(exc.retry_after_s)
+            response = render(request, "galat.html", 429, title="Terlalu banyak permintaan", message=message)
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
         message = "Permintaan tidak dapat diproses. Periksa kembali, lalu coba lagi."
         return render(request, "galat.html", 400, title="Tidak dapat diproses", message=message)
 

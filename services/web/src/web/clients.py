@@ -1,7 +1,10 @@
 """Calls to the catalogue and to each site's intake over HTTP. The web keeps no copy of their data.
 
 Every failure comes back as one of two exceptions the pages know how to show: `Refused` (the service answered
-4xx: bad input, not found, a conflict) and `Unavailable` (no answer, or 5xx).
+4xx: bad input, not found, a conflict, too many requests) and `Unavailable` (no answer, or 5xx).
+
+Intake limits anonymous calls (online submit, code check, tracking) per client address; the web calls it from its
+own address, so these calls name the person's address in `X-Forwarded-For` (intake trusts it from the web only).
 """
 
 from __future__ import annotations
@@ -20,6 +23,14 @@ class Refused(Exception):
     status: int
     code: str
     fields: list[dict[str, Any]] = field(default_factory=list)
+    retry_after_s: int = 0  # a 429's Retry-After: when the caller may try again
+
+
+def _retry_after(response: httpx.Response) -> int:
+    try:
+        return max(1, int(response.headers.get("retry-after", "")))
+    except ValueError:
+        return 60  # a 429 without a usable Retry-After (seconds): a minute is a safe guess
 
 
 class Unavailable(Exception):
@@ -38,7 +49,12 @@ async def _call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any)
             error = response.json().get("error", {})
         except ValueError:
             error = {}
-        raise Refused(response.status_code, str(error.get("code", "")), list(error.get("fields", [])))
+        raise Refused(
+            response.status_code,
+            str(error.get("code", "")),
+            list(error.get("fields", [])),
+            _retry_after(response) if response.status_code == 429 else 0,
+        )
     return response.json() if response.content else None
 
 
@@ -73,22 +89,41 @@ class Intake:
     site: str
     base_url: str
 
-    async def submit(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    async def submit(
+        self,
+        body: dict[str, Any],
+        idempotency_key: str,
+        *,
+        token: str | None = None,
+        client: str | None = None,
+    ) -> dict[str, Any]:
+        """At the counter `token` is the operator's (intake requires it); online there is none and `client` is
+        the applicant's address."""
+        headers = {"Idempotency-Key": idempotency_key, **_bearer(token), **_forwarded(client)}
         found: dict[str, Any] = await _call(
-            self.client,
-            "POST",
-            f"{self.base_url}/applications",
-            json=body,
-            headers={"Idempotency-Key": idempotency_key},
+            self.client, "POST", f"{self.base_url}/applications", json=body, headers=headers
         )
         return found
 
-    async def track(self, tracking_code: str, phone_last4: str) -> dict[str, Any]:
+    async def verify(self, application_id: str, code: str, *, client: str | None) -> dict[str, Any]:
+        """The code texted to an online applicant: the application goes from `awaiting_verification` on."""
         found: dict[str, Any] = await _call(
             self.client,
-            "GET",
-            f"{self.base_url}/applications/track/{quote(tracking_code)}",
-            params={"phone_last4": phone_last4},
+            "POST",
+            f"{self.base_url}/applications/{quote(application_id)}/verify",
+            json={"code": code},
+            headers=_forwarded(client),
+        )
+        return found
+
+    async def track(self, tracking_code: str, phone_last4: str, *, client: str | None) -> dict[str, Any]:
+        # In the body: the phone digits stay out of URLs and their logs.
+        found: dict[str, Any] = await _call(
+            self.client,
+            "POST",
+            f"{self.base_url}/applications/track",
+            json={"tracking_code": tracking_code, "phone_last4": phone_last4},
+            headers=_forwarded(client),
         )
         return found
 
@@ -100,8 +135,14 @@ class Intake:
         return await _call(self.client, "POST", f"{self.base_url}{path}", json=body, headers=_bearer(token))
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _forwarded(client: str | None) -> dict[str, str]:
+    """Only the address the web itself took as the client's (never a header the client sent: it could say
+    anything)."""
+    return {"X-Forwarded-For": client} if client else {}
 
 
 DEFAULT_TIME_ZONE = "Asia/Makassar"

@@ -252,6 +252,37 @@ def check_tracking(values: Mapping[str, str]) -> FormCheck:
     return check
 
 
+def too_many_requests(retry_after_s: int) -> str:
+    return f"Terlalu banyak permintaan, coba lagi dalam {retry_after_s} detik."
+
+
+def check_sms_code(values: Mapping[str, str]) -> FormCheck:
+    """The six digits of the SMS; spaces or a dash typed between them are dropped."""
+    typed = values.get("kode", "").strip()
+    digits = re.sub(r"[\s-]", "", typed)
+    check = FormCheck({"kode": digits if re.fullmatch(r"[0-9]{6}", digits) else typed})
+    if not typed:
+        check.refuse("kode", "Kode wajib diisi: 6 angka di SMS yang baru dikirim ke HP Anda.")
+    elif not re.fullmatch(r"[0-9]{6}", digits):
+        check.refuse("kode", "Kode terdiri dari 6 angka, misalnya 123456.")
+    return check
+
+
+def attempts_left(fields: Iterable[Mapping[str, Any]]) -> int | None:
+    """From intake's refusal of a wrong code (`wrong code; 3 attempts left`): how many tries remain."""
+    for problem in fields:
+        found = re.search(r"([0-9]+) attempts? left", str(problem.get("reason", "")))
+        if problem.get("field") == "code" and found:
+            return int(found.group(1))
+    return None
+
+
+def wrong_code(left: int | None) -> str:
+    if left is None:
+        return "Kode salah. Periksa kembali 6 angka di SMS."
+    return f"Kode salah. Periksa kembali 6 angka di SMS; sisa percobaan: {left} kali."
+
+
 def tracking_code(typed: str) -> str:
     code = typed.strip().upper().replace("-", "")
     return f"{code[:4]}-{code[4:]}"

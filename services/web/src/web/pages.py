@@ -104,7 +104,9 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     return response
 
 
-def set_cookie(ctx: WebContext, response: Response, name: str, value: str, max_age: int | None) -> None:
+def set_cookie(
+    ctx: WebContext, response: Response, name: str, value: str, max_age: int | None, path: str = "/"
+) -> None:
     response.set_cookie(
         name,
         value,
@@ -112,5 +114,11 @@ def set_cookie(ctx: WebContext, response: Response, name: str, value: str, max_a
         httponly=True,
         secure=ctx.settings.cookie_secure,
         samesite="lax",
-        path="/",
+        path=path,
     )
+
+
+def client_address(request: Request) -> str | None:
+    """The person's address, as this server took it (behind the ingress, uvicorn's proxy headers resolve it):
+    intake counts anonymous calls per address."""
+    return request.client.host if request.client else None

@@ -2,6 +2,9 @@
 
 - The session is a cookie holding a token signed with SESSION_SECRET (HS256: only the web reads it): who, role,
   site, expiry. Secure, HttpOnly, SameSite=Lax; nothing kept server-side.
+- An online application waiting for its SMS code: its id, site and service in a cookie signed the same way
+  (another purpose: neither token passes for the other), so the code page cannot be pointed at another
+  application.
 - CSRF: every visitor gets a random HttpOnly cookie; every form carries an HMAC of it under SESSION_SECRET, and a
   POST whose field does not match is refused. A page of another origin can neither read the cookie nor forge the
   field.
@@ -28,6 +31,8 @@ from web.domain import Role
 SESSION_COOKIE = "mpp_sesi"
 CSRF_COOKIE = "mpp_csrf"
 CSRF_FIELD = "csrf"
+VERIFICATION_COOKIE = "mpp_verifikasi"
+VERIFICATION_TTL_S = 3600  # longer than intake lets a code live (VERIFICATION_VALID_MINUTES, at most 60)
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,16 @@ class Operator:
     name: str
     role: Role
     site: str
+
+
+@dataclass(frozen=True)
+class PendingVerification:
+    """An online application intake holds as `awaiting_verification` until the applicant types the SMS code."""
+
+    application_id: str
+    site: str
+    service_code: str
+    phone_last4: str  # to say where the code went
 
 
 class Sessions:
@@ -66,7 +81,38 @@ class Sessions:
             claims = jwt.decode(cookie, self._key, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         except (jwt.PyJWTError, ValueError):
             return None
+        if "use" in claims:  # another purpose's token (a pending verification) is no session
+            return None
         return Operator(claims["sub"], claims["name"], claims["role"], claims["site"])
+
+    def issue_verification(self, pending: PendingVerification) -> str:
+        now = int(time.time())
+        claims = {
+            "use": "verification",
+            "application_id": pending.application_id,
+            "site": pending.site,
+            "service_code": pending.service_code,
+            "phone_last4": pending.phone_last4,
+            "iat": now,
+            "exp": now + VERIFICATION_TTL_S,
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def read_verification(self, cookie: str | None) -> PendingVerification | None:
+        if not cookie:
+            return None
+        try:
+            claims = jwt.decode(cookie, self._key, algorithms=["HS256"], options={"require": ["exp", "use"]})
+            if claims["use"] != "verification":
+                return None
+            return PendingVerification(
+                str(claims["application_id"]),
+                str(claims["site"]),
+                str(claims["service_code"]),
+                str(claims["phone_last4"]),
+            )
+        except (jwt.PyJWTError, ValueError, KeyError):
+            return None
 
     def new_csrf_seed(self) -> str:
         return secrets.token_urlsafe(24)
