@@ -25,6 +25,7 @@ from mpp_kit.db import create_pool, migrate, ping
 from mpp_kit.kafka_security import kafka_connection
 from mpp_kit.logs import setup_logging
 from mpp_kit.metrics import BROKER_REACHABLE
+from mpp_kit.periodic import Periodic
 from mpp_kit.readmodel import M, ReadModel, S
 from mpp_kit.relay import OutboxRelay
 from mpp_kit.settings import ServiceSettings
@@ -111,6 +112,14 @@ class ServiceRuntime:
     def on_stop(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         self._on_stop.append(fn)
         return fn
+
+    def every(self, name: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> Periodic:
+        """Run `step` every `interval_s` seconds while the service runs (started after the pool, in the order
+        registered; a failing step is logged and tried again next round)."""
+        task = Periodic(name, interval_s, step)
+        self.on_start(task.start)
+        self.on_stop(task.stop)
+        return task
 
     def readiness_check(self, name: str, check: Callable[[], bool]) -> None:
         self._checks[name] = check

@@ -51,12 +51,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
 
     retention = Retention(settings)
-
-    @runtime.on_start
-    async def start_retention() -> None:
-        retention.start(runtime.pool)
-
-    runtime.on_stop(retention.stop)
+    runtime.every("intake-retention", settings.retention_interval_s, lambda: retention.once(runtime.pool))
 
     app = http.create_app(
         f"Mini MPP intake ({site_id})",

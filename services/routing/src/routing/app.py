@@ -18,11 +18,10 @@ from mpp_contracts.topics import (
 )
 from mpp_kit import http
 from mpp_kit.runtime import ServiceRuntime
-from routing import api, handlers
+from routing import api, handlers, no_shows
 from routing.context import RoutingContext
 from routing.days_off import load_days_off
-from routing.metrics import FreeSlotsGauge
-from routing.no_shows import NoShowSweep
+from routing.metrics import refresh_free_slots
 from routing.settings import RoutingSettings
 
 
@@ -51,17 +50,17 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="routing")(
         functools.partial(handlers.on_application, ctx=ctx)
     )
-    sweep = NoShowSweep(ctx)
-    free_slots = FreeSlotsGauge(ctx)
 
     @runtime.on_start
-    async def start_background_tasks() -> None:
+    async def share_pool() -> None:
         ctx.pool = runtime.pool
-        await sweep.start()
-        await free_slots.start()
 
-    runtime.on_stop(sweep.stop)
-    runtime.on_stop(free_slots.stop)
+    sweep = runtime.every(
+        "routing-no-show-sweep", settings.no_show_interval_s, functools.partial(no_shows.sweep, ctx)
+    )
+    runtime.every(
+        "routing-free-slots", settings.free_slots_refresh_s, functools.partial(refresh_free_slots, ctx)
+    )
     runtime.readiness_check("no-show sweep", lambda: sweep.running)
     app = http.create_app(
         "Mini MPP routing",

@@ -11,8 +11,6 @@ for the coming week per agency, refreshed from its tables every FREE_SLOTS_REFRE
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -48,29 +46,3 @@ async def refresh_free_slots(ctx: RoutingContext) -> None:
     FREE_SLOTS.clear()  # an agency no longer served there drops out (no await from here: scraped whole)
     for code, places in free.items():
         FREE_SLOTS.labels(site.slug, code).set(places)
-
-
-class FreeSlotsGauge:
-    """Keeps `routing_free_slots_next_7_days` current, as a background task of the service."""
-
-    def __init__(self, ctx: RoutingContext) -> None:
-        self._ctx = ctx
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="routing-free-slots")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await refresh_free_slots(self._ctx)
-            except Exception:  # an outage or a bug: logged, the gauge keeps its last values until next round
-                log.exception("free slots not refreshed")
-            await asyncio.sleep(self._ctx.settings.free_slots_refresh_s)
