@@ -140,9 +140,9 @@ def test_a_ktp_made_at_the_central_mpp_comes_home_to_tabang(platform: Platform) 
     # The two come from different topics (routing's decision, intake's status), so their order at the provider
     # is not promised; here the case is finished within seconds of being booked, which never happens at a counter.
     appointment = [b for b in bodies if b.startswith(("Yth. Nurul, datang", "Datang"))]
-    ready = [b for b in bodies if "sudah selesai" in b]
-    assert len(appointment) == len(ready) == 1, bodies
-    assert tracking in appointment[0] and "Tabang" in ready[0] and tracking in ready[0]
+    finished = [b for b in bodies if "sudah selesai" in b]
+    assert len(appointment) == len(finished) == 1, bodies
+    assert tracking in appointment[0] and "Tabang" in finished[0] and tracking in finished[0]
     assert messages
 
 
