@@ -125,10 +125,17 @@ async def set_status(
     return True
 
 
-async def record_declined(
-    conn: asyncpg.Connection, *, event_id: UUID, application_id: UUID | None, template: str
+async def _record_unsent(
+    conn: asyncpg.Connection,
+    *,
+    event_id: UUID,
+    application_id: UUID | None,
+    template: str,
+    status: str,  # `declined` is ours only: not an SmsStatus of the contract
+    why: str,
 ) -> UUID | None:
-    """The applicant declined SMS: keep a trace for ops (no phone number, no body), send nothing."""
+    """A message that will not be sent, kept as a trace for ops (no phone number, no body); None if this event
+    had it already."""
     message_id = uuid4()
     inserted = await repository.insert_message(
         conn,
@@ -140,18 +147,38 @@ async def record_declined(
         phone_e164=None,
         body=None,
         segments=0,
-        status=DECLINED,
-        error="the applicant declined SMS",
+        status=status,
+        error=why,
         traceparent=None,
         not_before=None,
     )
     if not inserted:
         return None
-    STATUS_CHANGES.labels(DECLINED, "none").inc()
-    log.info(
-        "SMS not sent: the applicant declined SMS",
-        extra={"template": template, "application_id": str(application_id), "message_id": str(message_id)},
+    STATUS_CHANGES.labels(status, "none").inc()
+    return message_id
+
+
+async def record_declined(
+    conn: asyncpg.Connection, *, event_id: UUID, application_id: UUID | None, template: str
+) -> UUID | None:
+    """The applicant declined SMS: keep a trace for ops, send nothing."""
+    message_id = await _record_unsent(
+        conn,
+        event_id=event_id,
+        application_id=application_id,
+        template=template,
+        status=DECLINED,
+        why="the applicant declined SMS",
     )
+    if message_id is not None:
+        log.info(
+            "SMS not sent: the applicant declined SMS",
+            extra={
+                "template": template,
+                "application_id": str(application_id),
+                "message_id": str(message_id),
+            },
+        )
     return message_id
 
 
@@ -169,27 +196,18 @@ async def within_daily_cap(conn: asyncpg.Connection, phone_e164: str, cap: int) 
 async def record_capped(
     conn: asyncpg.Connection, *, event_id: UUID, application_id: UUID | None, template: str
 ) -> UUID | None:
-    """Over the cap: keep a trace (no phone number, no body) and publish it; send nothing."""
-    message_id = uuid4()
-    inserted = await repository.insert_message(
+    """Over the cap: keep a trace and publish it; send nothing."""
+    message_id = await _record_unsent(
         conn,
-        message_id=message_id,
         event_id=event_id,
-        template=template,
-        template_version=0,
         application_id=application_id,
-        phone_e164=None,
-        body=None,
-        segments=0,
+        template=template,
         status=CAPPED,
-        error="the phone number reached its daily SMS cap",
-        traceparent=None,
-        not_before=None,
+        why="the phone number reached its daily SMS cap",
     )
-    if not inserted:
+    if message_id is None:
         return None
     CAPPED_SMS.labels(template).inc()
-    STATUS_CHANGES.labels(CAPPED, "none").inc()
     log.warning(
         "SMS not sent: the phone number reached its daily cap",
         extra={"template": template, "application_id": str(application_id), "message_id": str(message_id)},
