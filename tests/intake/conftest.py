@@ -40,6 +40,8 @@ CHECKLIST = (
 )
 OPERATOR_TOKEN = "op-" + uuid.uuid4().hex
 OTHER_SITE_TOKEN = "op-other-" + uuid.uuid4().hex  # a valid credential bound to another site
+SUPERVISOR_TOKEN = "spv-" + uuid.uuid4().hex  # a supervisor of the intake's site (`sari`)
+OTHER_SITE_SUPERVISOR_TOKEN = "spv-other-" + uuid.uuid4().hex  # a supervisor bound to another site
 
 
 class SilentRelay:
@@ -64,6 +66,10 @@ class Intake:
 
     def operator(self, token: str = OPERATOR_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
+
+    def supervisor(self) -> dict[str, str]:
+        """A supervisor of this site (cancel and erase are theirs)."""
+        return self.operator(SUPERVISOR_TOKEN)
 
     async def handle(self, event: Any) -> None:
         """Apply an event as the site's consumers would (one transaction); by the topic its type travels on."""
@@ -120,7 +126,8 @@ def intake_settings(infra: Infra, database: str, **overrides: Any) -> IntakeSett
         "kafka_bootstrap_servers": infra.kafka_bootstrap,
         "contact_sealing_key": new_key(),
         "nik_encryption_key": new_key(),
-        "operator_tokens": f"ani:{OPERATOR_TOKEN},budi@elsewhere:{OTHER_SITE_TOKEN}",
+        "operator_tokens": f"ani:{OPERATOR_TOKEN},budi@elsewhere:{OTHER_SITE_TOKEN},"
+        f"sari#supervisor:{SUPERVISOR_TOKEN},dedi@elsewhere#supervisor:{OTHER_SITE_SUPERVISOR_TOKEN}",
         **overrides,
     }
     return IntakeSettings(**values)

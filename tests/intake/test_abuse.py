@@ -188,7 +188,9 @@ async def test_closed_applications_are_purged_after_the_period_and_one_can_be_er
     assert keyed.status_code == 201
     for application_id in (closed, erased):
         cancelled = await intake.client.post(
-            f"/applications/{application_id}/cancel", json={"reason": "tidak jadi"}, headers=intake.operator()
+            f"/applications/{application_id}/cancel",
+            json={"reason": "tidak jadi"},
+            headers=intake.supervisor(),
         )
         assert cancelled.status_code == 200, cancelled.text
     async with intake.context.pool.acquire() as conn:
@@ -215,17 +217,19 @@ async def test_closed_applications_are_purged_after_the_period_and_one_can_be_er
 
     # Erasure on request: an open application first has to be cancelled.
     refused = await intake.client.post(
-        f"/applications/{still_open}/erase", json={"reason": "permintaan pemohon"}, headers=intake.operator()
+        f"/applications/{still_open}/erase",
+        json={"reason": "permintaan pemohon"},
+        headers=intake.supervisor(),
     )
     assert (refused.status_code, refused.json()["error"]["code"]) == (409, "application_open")
     done = await intake.client.post(
-        f"/applications/{erased}/erase", json={"reason": "permintaan pemohon"}, headers=intake.operator()
+        f"/applications/{erased}/erase", json={"reason": "permintaan pemohon"}, headers=intake.supervisor()
     )
     assert done.status_code == 200, done.text
     view = done.json()
     assert (view["applicant_name"], view["nik_last4"], view["phone_last4"]) == ("", None, "")
     assert view["history"][-1]["note"] == "data pribadi dihapus: permintaan pemohon"
-    assert view["history"][-1]["changed_by"] == "ani"
+    assert view["history"][-1]["changed_by"] == "sari"
     anonymous = await intake.client.post(
         f"/applications/{erased}/erase", json={"reason": "permintaan pemohon"}
     )

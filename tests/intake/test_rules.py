@@ -214,11 +214,28 @@ def test_the_document_states_every_answer_and_rule() -> None:
         },
         ("post", "/applications/track"): {"200", "400", "404", "413", "422", "429"},
         ("get", "/applications/track/{tracking_code}"): {"410", "422"},
-        ("post", "/applications/{application_id}/erase"): {"200", "400", "401", "404", "409", "413", "422"},
+        ("post", "/applications/{application_id}/erase"): {
+            "200",
+            "400",
+            "401",
+            "403",
+            "404",
+            "409",
+            "413",
+            "422",
+        },
+        ("post", "/applications/{application_id}/verification/resend"): {
+            "202",
+            "404",
+            "409",
+            "422",
+            "429",
+            "503",
+        },
         ("get", "/applications/{application_id}"): {"200", "401", "404", "422"},
         ("post", "/applications/{application_id}/status"): {"200", "400", "413"} | operator_errors,
         ("post", "/applications/{application_id}/ready"): {"200", "400", "413"} | operator_errors,
-        ("post", "/applications/{application_id}/cancel"): {"200", "400", "413"} | operator_errors,
+        ("post", "/applications/{application_id}/cancel"): {"200", "400", "403", "413"} | operator_errors,
         ("post", "/applications/{application_id}/check-in"): {"200"} | operator_errors,
         ("post", "/applications/{application_id}/reschedule"): {
             "202",
@@ -236,7 +253,7 @@ def test_the_document_states_every_answer_and_rule() -> None:
     for (method, path), expected in statuses.items():
         assert set(paths[path][method]["responses"]) == expected, (method, path)
         public = ("/applications", "/applications/track", "/applications/track/{tracking_code}")
-        if path not in public and not path.endswith("/verify"):
+        if path not in public and not path.endswith(("/verify", "/verification/resend")):
             assert paths[path][method]["security"] == [{"OperatorToken": []}], path
 
     schemas = document()["components"]["schemas"]

@@ -8,6 +8,7 @@ ScaledObject, never both) and its NetworkPolicy. Called with a dict:
   module     the ASGI factory uvicorn runs
   public     true when people or providers outside the cluster call it (ingress from networkPolicy.publicFrom)
   env        extra plain variables of this deployable (a list of {name, value})
+  args       extra uvicorn options of this deployable (a list; optional)
 */}}
 {{- define "mini-mpp.workload" -}}
 {{- $root := .root -}}
@@ -96,6 +97,9 @@ spec:
             # committing, the relay's batch, notify's provider calls) get the rest of the grace period.
             - --timeout-graceful-shutdown
             - {{ $graceful | quote }}
+            {{- range .args }}
+            - {{ . | quote }}
+            {{- end }}
           ports:
             - name: http
               containerPort: 8000

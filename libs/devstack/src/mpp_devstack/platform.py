@@ -36,6 +36,7 @@ class Process:
     log: Path
     module: str | None = None  # the ASGI app of a service (None for the sandbox), to start it again
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    args: tuple[str, ...] = ()  # uvicorn options of this service beyond the common ones
 
     @property
     def url(self) -> str:
@@ -84,13 +85,24 @@ class Platform:
         """The bearer token of the one operator each local intake has (`operator-<site>`)."""
         return f"{self._operator_secret}-{site}"
 
+    def supervisor_token(self, site: str) -> str:
+        """The bearer token of each local intake's supervisor (`supervisor-<site>`: may also cancel and erase)."""
+        return f"{self._operator_secret}-supervisor-{site}"
+
     def _env(self, **values: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SITE_", "DATABASE_", "SERVICE_"))}
         env.update(self.extra_env)
         env.update({k.upper(): v for k, v in values.items()})
         return env
 
-    def _spawn(self, name: str, module: str, env: dict[str, str], port: int | None = None) -> Process:
+    def _spawn(
+        self,
+        name: str,
+        module: str,
+        env: dict[str, str],
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+    ) -> Process:
         port = port or free_port()
         log = self.workdir / f"{name}.log"
         with open(log, "ab") as out:
@@ -108,13 +120,14 @@ class Platform:
                     "--no-access-log",
                     "--timeout-graceful-shutdown",
                     "10",
+                    *args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
             )
-        process = Process(name, port, proc, log, module, env)
+        process = Process(name, port, proc, log, module, env, args)
         self.processes[name] = process
         return process
 
@@ -191,9 +204,14 @@ class Platform:
                     service_name="intake",
                     site_id=site,
                     database_url=dsns[f"intake-{site}"],
-                    operator_tokens=f"operator-{site}:{self.operator_token(site)}",
+                    operator_tokens=f"operator-{site}:{self.operator_token(site)},"
+                    f"supervisor-{site}#supervisor:{self.supervisor_token(site)}",
                     intake_token_public_key=console_public_key,
+                    # The web calls intake from this host and names the browser in X-Forwarded-For; intake
+                    # believes it from here only, and sees the real peer (no uvicorn proxy headers).
+                    trusted_proxy_cidrs="127.0.0.1/32,::1/128",
                 ),
+                args=("--no-proxy-headers",),
             )
         self._spawn("web", "web.app:create_app", self._web_env(console_private_key))
         self._wait_ready(list(self.processes), timeout)
@@ -294,6 +312,7 @@ class Platform:
             module or old.module,
             {**old.env, **{k.upper(): v for k, v in (env or {}).items()}},
             old.port,
+            old.args,
         )
         process.env, process.module = old.env, old.module
         if wait:

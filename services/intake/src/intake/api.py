@@ -26,14 +26,19 @@ from intake.schemas import (
     ReadyMark,
     RescheduleRequest,
     StatusChange,
+    SurveyRecorded,
+    SurveySubmission,
+    SurveySummary,
     TrackingRequest,
     VerificationCode,
+    VerificationResent,
 )
 from intake.settings import Operator
 from mpp_contracts.catalog import SiteState
 from mpp_contracts.intake import ApplicationChannel, ApplicationStatus
 from mpp_kit.auth import bearer
-from mpp_kit.errors import ApiError, error_responses, forbidden, unauthorized, unavailable
+from mpp_kit.errors import ApiError, FieldProblem, error_responses, forbidden, unauthorized, unavailable
+from mpp_kit.forwarded import client_address as forwarded_client
 
 
 def context(request: Request) -> IntakeContext:
@@ -64,6 +69,26 @@ OperatorOf = Annotated[
 ]
 
 _operator_of = get_args(OperatorOf)[1].dependency
+
+
+def supervisor(operator: OperatorOf) -> Operator:
+    """What cannot be undone (cancelling an application, erasing personal data) is a supervisor's: an operator's
+    credential is refused (403) before anything is looked up, so it learns nothing about the application."""
+    if operator.role != "supervisor":
+        raise ApiError(
+            403,
+            "forbidden",
+            "only a supervisor may do this",
+            [
+                FieldProblem(
+                    field="Authorization", reason="a supervisor's credential is required, not an operator's"
+                )
+            ],
+        )
+    return operator
+
+
+SupervisorOf = Annotated[Operator, Depends(supervisor)]
 _submit_credentials = HTTPBearer(
     auto_error=False,
     scheme_name="OperatorToken",
@@ -81,8 +106,12 @@ def submitting_operator(
 
 
 def client_address(request: Request) -> str:
-    # Behind a proxy, uvicorn's --proxy-headers (with --forwarded-allow-ips) puts the real client here.
-    return request.client.host if request.client else "unknown"
+    """The address the rate limits count: the TCP peer (uvicorn runs with --no-proxy-headers), or, from one of
+    TRUSTED_PROXY_CIDRS (the web, the ingress), the client they name in X-Forwarded-For."""
+    peer = request.client.host if request.client else "unknown"
+    return forwarded_client(
+        peer, request.headers.getlist("x-forwarded-for"), context(request).settings.trusted_proxies()
+    )
 
 
 async def throttle(request: Request, endpoint: str, limit: int) -> None:
@@ -112,6 +141,10 @@ async def verification_throttle(request: Request) -> None:
 
 async def tracking_throttle(request: Request) -> None:
     await throttle(request, "track", context(request).settings.rate_limit_tracking)
+
+
+async def resend_throttle(request: Request) -> None:
+    await throttle(request, "resend", context(request).settings.rate_limit_resends)
 
 
 ApplicationId = Annotated[UUID, Path(description="The application's id (as the submit answered it)")]
@@ -208,6 +241,30 @@ async def track(ctx: Ctx, body: TrackingRequest) -> ApplicationTracking:
     )
 
 
+@router.post(
+    "/track/survey",
+    status_code=201,
+    response_model=SurveyRecorded,
+    responses=error_responses(400, 404, 409, 413, 422, 429),
+    tags=["survey"],
+    dependencies=[Depends(tracking_throttle)],
+)
+async def answer_survey(ctx: Ctx, body: SurveySubmission) -> SurveyRecorded:
+    """The satisfaction survey (SKM, Survei Kepuasan Masyarakat, PermenPANRB 14/2017): the nine elements scored
+    1-4 and an optional suggestion, once the application is `completed` (the applicant has the result; before,
+    a 409 `survey_not_open`). One response per application (again: 409 `survey_done`). Proven like tracking, by
+    the tracking code and the phone's last four digits in the body, under the same limits: wrong digits count
+    toward the same lock (429), and the lookups toward the same per-address limit."""
+    return await operations.answer_survey(
+        ctx.pool,
+        site_id=ctx.settings.site_id,
+        body=body,
+        hashing_key=ctx.settings.hashing_key(),
+        max_failures=ctx.settings.tracking_max_failures,
+        lock_minutes=ctx.settings.tracking_lock_minutes,
+    )
+
+
 @router.get(
     "/track/{tracking_code}",
     status_code=410,
@@ -239,6 +296,33 @@ async def verify(ctx: Ctx, application_id: ApplicationId, body: VerificationCode
         code=body.code,
         hashing_key=ctx.settings.hashing_key(),
         max_attempts=ctx.settings.verification_max_attempts,
+    )
+
+
+@router.post(
+    "/{application_id}/verification/resend",
+    status_code=202,
+    response_model=VerificationResent,
+    responses=error_responses(404, 409, 422, 429, 503),
+    tags=["applications"],
+    dependencies=[Depends(resend_throttle)],
+)
+async def resend_verification(ctx: Ctx, application_id: ApplicationId) -> VerificationResent:
+    """Text a new code to an online applicant whose code did not arrive, expired or was mistyped too often,
+    while the application is `awaiting_verification` (else 409): the code sent before stops working; the new
+    one has VERIFICATION_VALID_MINUTES and VERIFICATION_MAX_ATTEMPTS afresh. At most
+    VERIFICATION_MAX_RESENDS times (then 409: apply again), not sooner than VERIFICATION_RESEND_INTERVAL_S after
+    the previous code (429 with Retry-After); limited per client address too (429)."""
+    settings = ctx.settings
+    return await operations.resend_verification(
+        ctx.pool,
+        site=this_site(ctx),
+        application_id=application_id,
+        contact_key=settings.contact_sealing_key.get_secret_value(),
+        hashing_key=settings.hashing_key(),
+        valid_minutes=settings.verification_valid_minutes,
+        max_resends=settings.verification_max_resends,
+        interval_s=settings.verification_resend_interval_s,
     )
 
 
@@ -314,13 +398,14 @@ async def check_in(ctx: Ctx, operator: OperatorOf, application_id: ApplicationId
 @router.post(
     "/{application_id}/cancel",
     response_model=ApplicationView,
-    responses=error_responses(400, 401, 404, 409, 413, 422, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
     tags=["operators"],
 )
 async def cancel(
-    ctx: Ctx, operator: OperatorOf, application_id: ApplicationId, body: Cancellation
+    ctx: Ctx, operator: SupervisorOf, application_id: ApplicationId, body: Cancellation
 ) -> ApplicationView:
-    """Cancel with a reason (the applicant gave up). A forwarded application's central slot is freed by routing."""
+    """Cancel with a reason (the applicant gave up). A forwarded application's central slot is freed by routing.
+    A supervisor's: an operator's credential is a 403."""
     return await operations.cancel(
         ctx.pool, site=this_site(ctx), operator=operator, application_id=application_id, reason=body.reason
     )
@@ -329,15 +414,16 @@ async def cancel(
 @router.post(
     "/{application_id}/erase",
     response_model=ApplicationView,
-    responses=error_responses(400, 401, 404, 409, 413, 422),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
     tags=["operators"],
 )
 async def erase(
-    ctx: Ctx, operator: OperatorOf, application_id: ApplicationId, body: Erasure
+    ctx: Ctx, operator: SupervisorOf, application_id: ApplicationId, body: Erasure
 ) -> ApplicationView:
     """The applicant asked for their personal data to be erased: the name, NIK, phone and document references
     of this closed application go now (an open one is a 409: cancel it first). Recorded in the history with the
-    operator and the reason. Closed applications are purged anyway after PERSONAL_DATA_RETENTION_DAYS."""
+    supervisor and the reason. A supervisor's: an operator's credential is a 403. Closed applications are
+    purged anyway after PERSONAL_DATA_RETENTION_DAYS."""
     return await operations.erase(
         ctx.pool, operator=operator, application_id=application_id, reason=body.reason
     )
@@ -411,3 +497,34 @@ async def search(
 ) -> list[ApplicationSummary]:
     """Applications of the operator's site by tracking code, today's ticket or name; newest first."""
     return await operations.search(ctx.pool, site=this_site(ctx), operator=operator, text=q, limit=limit)
+
+
+@operators.get(
+    "/surveys/summary",
+    response_model=SurveySummary,
+    responses=error_responses(401, 422, 503),
+    tags=["survey"],
+)
+async def survey_summary(
+    ctx: Ctx,
+    operator: OperatorOf,
+    from_: Annotated[
+        date | None,
+        Query(
+            alias="from",
+            description="The first day counted (YYYY-MM-DD, the site's day); the first day of the current "
+            "half-year by default",
+        ),
+    ] = None,
+    to: Annotated[
+        date | None,
+        Query(description="The last day counted (YYYY-MM-DD); today where the site is by default"),
+    ] = None,
+) -> SurveySummary:
+    """The satisfaction index (IKM, PermenPANRB 14/2017) of the operator's own site over the survey responses
+    answered on those days: how many, the average score (NRR) of each of the nine elements, IKM = (sum of NRR x
+    1/9) x 25 and its quality band (mutu: A Sangat Baik, B Baik, C Kurang Baik, D Tidak Baik). Another site's
+    operator counts only their own site's responses (here, none)."""
+    return await operations.survey_summary(
+        ctx.pool, site=this_site(ctx), operator=operator, first_day=from_, last_day=to
+    )

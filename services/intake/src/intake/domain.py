@@ -1,5 +1,5 @@
 """Rules of intake that do not touch the database: codes, the NIK, statuses and who may move them, queue tickets,
-the requirements checklist, and what tracking tells an applicant."""
+the requirements checklist, what tracking tells an applicant, and the satisfaction survey's index (SKM)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Literal
 
 from mpp_contracts.catalog import RequirementItem
@@ -273,3 +275,141 @@ def keyed_digest(key: bytes, *parts: str) -> str:
 
 def first_name(full_name: str) -> str:
     return full_name.split()[0][:20] if full_name.split() else ""
+
+
+# ---- the satisfaction survey (SKM) -------------------------------------------------------------------------
+
+# Survei Kepuasan Masyarakat as PermenPANRB No. 14 Tahun 2017 (Pedoman Penyusunan Survei Kepuasan Masyarakat Unit
+# Penyelenggara Pelayanan Publik) defines it: nine elements (unsur), each answered on a scale of 1 (tidak
+# sesuai) to 4 (sangat sesuai). Keys as the API names them, in the regulation's order U1-U9.
+SURVEY_ELEMENTS: tuple[tuple[str, str], ...] = (
+    ("requirements", "Persyaratan"),
+    ("procedure", "Sistem, Mekanisme, dan Prosedur"),
+    ("completion_time", "Waktu Penyelesaian"),
+    ("cost", "Biaya/Tarif"),
+    ("product", "Produk Spesifikasi Jenis Pelayanan"),
+    ("competence", "Kompetensi Pelaksana"),
+    ("conduct", "Perilaku Pelaksana"),
+    ("complaints", "Penanganan Pengaduan, Saran dan Masukan"),
+    ("facilities", "Sarana dan Prasarana"),
+)
+SURVEY_KEYS: tuple[str, ...] = tuple(key for key, _ in SURVEY_ELEMENTS)
+SUGGESTION_MAX_CHARS = 500
+
+# When the survey opens: `completed`, the one status saying the applicant received the result (the operator
+# handed it over). Not `ready_for_pickup` (the product, element 5, is not in their hands yet), not
+# `sent_to_origin` (the central site's copy of a result collected at the origin: the origin's copy is the one
+# completed), and not rejected, refused, cancelled or no_show (no service was delivered to judge).
+SURVEY_OPENS_AT: frozenset[ApplicationStatus] = frozenset({"completed"})
+SurveyState = Literal["open", "done"]
+QualityBand = Literal["A", "B", "C", "D"]
+
+# Mutu pelayanan by IKM (the regulation's table of nilai interval konversi), checked from A down on the IKM
+# rounded to two decimals as the table writes its limits: A 88.31-100, B 76.61-88.30, C 65.00-76.60, D 25.00-64.99.
+QUALITY_BANDS: tuple[tuple[Decimal, QualityBand, str], ...] = (
+    (Decimal("88.31"), "A", "Sangat Baik"),
+    (Decimal("76.61"), "B", "Baik"),
+    (Decimal("65.00"), "C", "Kurang Baik"),
+    (Decimal("25.00"), "D", "Tidak Baik"),
+)
+
+
+def survey_state(status: ApplicationStatus, answered: bool) -> SurveyState | None:
+    """What tracking says of the survey: answered already, open to answer, or not (yet) for this application."""
+    if answered:
+        return "done"
+    return "open" if status in SURVEY_OPENS_AT else None
+
+
+@dataclass(frozen=True)
+class SurveyIndex:
+    """A site's SKM over some responses: NRR per element (in SURVEY_ELEMENTS' order), the IKM and its band."""
+
+    responses: int
+    nrr: tuple[Decimal, ...]  # average score per element, 1.00-4.00, two decimals
+    ikm: Decimal  # 25.00-100.00, two decimals
+    band: QualityBand
+    quality: str  # the band's name (mutu pelayanan)
+
+
+def _two_decimals(value: Fraction) -> Decimal:
+    """Rounded half up to 0.01, as the regulation's tables show their values."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+
+
+def quality_band(ikm: Decimal) -> tuple[QualityBand, str]:
+    """The mutu pelayanan of an IKM (two decimals): A Sangat Baik down to D Tidak Baik."""
+    for lowest, band, name in QUALITY_BANDS:
+        if ikm >= lowest:
+            return band, name
+    raise ValueError(f"an IKM is 25.00-100.00, not {ikm}")
+
+
+def survey_index(responses: int, totals: Iterable[int]) -> SurveyIndex | None:
+    """The IKM of `responses` answers whose scores add up to `totals` per element (SURVEY_ELEMENTS' order); None
+    without a response.
+
+    NRR per element = its average score; IKM = (sum of NRR x 1/9) x 25. The regulation's worked tables write the
+    weight 1/9 as 0.111; the exact ninth is used here, so all answers 4 give 100.00 and all 1 give 25.00 as its
+    range says. Exact fractions until the IKM is rounded once to two decimals (the NRR shown are rounded apart)."""
+    sums = tuple(totals)
+    if len(sums) != len(SURVEY_ELEMENTS):
+        raise ValueError(f"{len(SURVEY_ELEMENTS)} elements, not {len(sums)}")
+    if responses <= 0:
+        return None
+    nrr = [Fraction(total, responses) for total in sums]
+    ikm = _two_decimals(sum(nrr, Fraction(0)) / len(nrr) * 25)
+    band, name = quality_band(ikm)
+    return SurveyIndex(responses, tuple(_two_decimals(v) for v in nrr), ikm, band, name)
+
+
+# ---- who may do what ----------------------------------------------------------------------------------------
+
+# A supervisor may also do what cannot be undone: cancel an application (its central slot is given back) and
+# erase an applicant's personal data. Everything else an operator does is a step of the daily work.
+OperatorRole = Literal["operator", "supervisor"]
+OPERATOR_ROLES: tuple[OperatorRole, ...] = ("operator", "supervisor")
+
+
+def role_of_claim(claim: object) -> OperatorRole:
+    """A signed token's `role` claim: exactly "supervisor" is a supervisor; anything else an operator."""
+    return "supervisor" if claim == "supervisor" else "operator"
+
+
+def static_role(text: str, name: str) -> OperatorRole:
+    """The `#role` of a static token (empty: operator); ValueError for a role intake does not know."""
+    role = text.strip() or "operator"
+    if role == "supervisor":
+        return "supervisor"
+    if role == "operator":
+        return "operator"
+    raise ValueError(f"operator {name!r}: role must be one of {', '.join(OPERATOR_ROLES)}, not {role!r}")
+
+
+# ---- asking for the phone's code again ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResendRefusal:
+    """Why a new code is not sent now: `wait_s` > 0 when it can be asked again after that many seconds."""
+
+    code: str
+    message: str
+    wait_s: float = 0.0
+
+
+def resend_refusal(
+    *, resends: int, since_last_s: float, max_resends: int, interval_s: int
+) -> ResendRefusal | None:
+    """None when another code may be texted: fewer than `max_resends` so far and `interval_s` since the last."""
+    if resends >= max_resends:
+        return ResendRefusal("resends_exhausted", f"a new code was sent {resends} times already: apply again")
+    if since_last_s < interval_s:
+        return ResendRefusal(
+            "resend_too_soon",
+            "a code was sent moments ago: wait before asking again",
+            interval_s - since_last_s,
+        )
+    return None

@@ -8,7 +8,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -25,10 +25,15 @@ from intake.schemas import (
     ApplicationView,
     AppointmentView,
     ChangeRequested,
+    ElementScore,
     HistoryEntry,
     RescheduleRequest,
     StatusChange,
+    SurveyRecorded,
+    SurveySubmission,
+    SurveySummary,
     TrackingStep,
+    VerificationResent,
 )
 from intake.settings import Operator
 from mpp_contracts.catalog import ServiceAvailability, SiteState
@@ -234,6 +239,19 @@ async def request_verification(
     await repository.insert_verification(
         conn, application_id, domain.keyed_digest(hashing_key, str(application_id), code), valid_minutes
     )
+    await _text_code(conn, code, application_id, site_id, phone_sealed, contact_key, valid_minutes)
+
+
+async def _text_code(
+    conn: asyncpg.Connection,
+    code: str,
+    application_id: UUID,
+    site_id: str,
+    phone_sealed: str,
+    contact_key: str,
+    valid_minutes: int,
+) -> None:
+    """The event notify texts a code from (the first one and every new one alike)."""
     await enqueue(
         conn,
         INTAKE_APPLICATION.name,
@@ -299,6 +317,58 @@ async def verify(
     # A wrong code is counted (committed above) before it is refused.
     left = max_attempts - row["attempts"] - 1
     raise invalid("code", f"wrong code; {left} attempts left", "the code is not right")
+
+
+async def resend_verification(
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    application_id: UUID,
+    contact_key: str,
+    hashing_key: bytes,
+    valid_minutes: int,
+    max_resends: int,
+    interval_s: int,
+) -> VerificationResent:
+    """Text a new code to an application still `awaiting_verification`: the old code stops working, the new one
+    has the full time and attempts. At most `max_resends` times per application, `interval_s` apart (429 with
+    Retry-After before that; 409 once they are used up: apply again). So one application gets at most
+    (max_resends + 1) x VERIFICATION_MAX_ATTEMPTS guesses of a six-digit code."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await repository.verification(conn, site.slug, application_id)
+        if row is None:
+            raise _unknown_application()
+        if row["status"] != "awaiting_verification" or row["verified_at"] is not None:
+            raise conflict(
+                "not_awaiting_verification",
+                f"an application {row['status']} waits for no code",
+                "status",
+                "allowed from: awaiting_verification",
+            )
+        refusal = domain.resend_refusal(
+            resends=row["resends"],
+            since_last_s=row["since_sent_s"],
+            max_resends=max_resends,
+            interval_s=interval_s,
+        )
+        if refusal is not None and refusal.wait_s > 0:
+            raise too_many(refusal.code, refusal.message, refusal.wait_s)
+        if refusal is not None:
+            raise conflict(refusal.code, refusal.message, "application_id", "no new code left")
+        code = domain.new_verification_code()
+        await repository.replace_verification_code(
+            conn, application_id, domain.keyed_digest(hashing_key, str(application_id), code), valid_minutes
+        )
+        await _text_code(
+            conn, code, application_id, site.slug, row["phone_sealed"], contact_key, valid_minutes
+        )
+    return VerificationResent(
+        application_id=application_id,
+        status="awaiting_verification",
+        valid_minutes=valid_minutes,
+        resends_left=max_resends - row["resends"] - 1,
+        next_resend_after_s=interval_s,
+    )
 
 
 def _accepted(row: asyncpg.Record) -> ApplicationAccepted:
@@ -745,34 +815,20 @@ async def track(
     """Public tracking: the tracking code plus the last four digits of the phone (never the NIK, the full name or
     the phone). A code asked with wrong digits `max_failures` times is locked for `lock_minutes` (429), whether
     an application has it or not, so the lock tells nothing either."""
-    code = tracking_code.upper()
-    code_hash = domain.keyed_digest(hashing_key, "tracking", site_id, code)
     async with pool.acquire() as conn, conn.transaction():
-        locked_for = await repository.tracking_locked_for(conn, code_hash)
-        if locked_for is not None:
-            raise too_many(
-                "tracking_locked", "too many wrong phone digits for this code; retry later", locked_for
-            )
-        row = await repository.find_by_tracking_code(conn, site_id, code)
-        right = (
-            row is not None
-            and bool(row["phone_last4"])
-            and hmac.compare_digest(row["phone_last4"], phone_last4)
+        row = await _proven(
+            conn,
+            site_id=site_id,
+            tracking_code=tracking_code,
+            phone_last4=phone_last4,
+            hashing_key=hashing_key,
+            max_failures=max_failures,
+            lock_minutes=lock_minutes,
         )
-        if not right:
-            await repository.tracking_failed(
-                conn, code_hash, max_failures=max_failures, lock_minutes=lock_minutes
-            )
-        else:
-            await repository.tracking_succeeded(conn, code_hash)
-        steps = await repository.history(conn, row["id"]) if row is not None and right else []
-    if row is None or not right:
-        # Same answer for both: do not reveal that a tracking code exists.
-        raise not_found(
-            "no application with this tracking code and phone",
-            "tracking_code",
-            "not found for these phone digits",
-        )
+        steps = await repository.history(conn, row["id"]) if row is not None else []
+        answered = await repository.survey_answered(conn, row["id"]) if row is not None else False
+    if row is None:
+        raise _not_tracked()  # after the commit: the failure counts
     appointment = _appointment(row)
     waiting_elsewhere = row["status"] in ("forwarded", "expected") and appointment is not None
     return ApplicationTracking(
@@ -791,6 +847,159 @@ async def track(
             for s in steps
             if s["status"] != s["previous_status"]  # status changes only, not the operators' own notes
         ],
+        survey=domain.survey_state(row["status"], answered),
+    )
+
+
+async def _proven(
+    conn: asyncpg.Connection,
+    *,
+    site_id: str,
+    tracking_code: str,
+    phone_last4: str,
+    hashing_key: bytes,
+    max_failures: int,
+    lock_minutes: int,
+) -> asyncpg.Record | None:
+    """The application of a tracking code whose phone ends with `phone_last4`; None when no application has the
+    code or the digits are wrong, counted as a failure (the caller commits it, then answers `_not_tracked`). A
+    code asked with wrong digits `max_failures` times is locked for `lock_minutes` (429), whether an application
+    has it or not, so the lock tells nothing either. Tracking and the survey prove ownership alike."""
+    code = tracking_code.upper()
+    code_hash = domain.keyed_digest(hashing_key, "tracking", site_id, code)
+    locked_for = await repository.tracking_locked_for(conn, code_hash)
+    if locked_for is not None:
+        raise too_many(
+            "tracking_locked", "too many wrong phone digits for this code; retry later", locked_for
+        )
+    row = await repository.find_by_tracking_code(conn, site_id, code)
+    right = (
+        row is not None and bool(row["phone_last4"]) and hmac.compare_digest(row["phone_last4"], phone_last4)
+    )
+    if not right:
+        await repository.tracking_failed(
+            conn, code_hash, max_failures=max_failures, lock_minutes=lock_minutes
+        )
+        return None
+    await repository.tracking_succeeded(conn, code_hash)
+    return row
+
+
+def _not_tracked() -> ApiError:
+    # Same answer for an unknown code and wrong digits: do not reveal that a tracking code exists.
+    return not_found(
+        "no application with this tracking code and phone",
+        "tracking_code",
+        "not found for these phone digits",
+    )
+
+
+# ---- the satisfaction survey (SKM) -------------------------------------------------------------------------
+
+
+async def answer_survey(
+    pool: asyncpg.Pool,
+    *,
+    site_id: str,
+    body: SurveySubmission,
+    hashing_key: bytes,
+    max_failures: int,
+    lock_minutes: int,
+) -> SurveyRecorded:
+    """The applicant's answers to the nine elements, once their application is completed: proven theirs like
+    tracking (wrong digits count toward the same lock), one response per application (a second is a 409). Only
+    the application's id, site and service are kept with the scores, nothing personal."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            row = await _proven(
+                conn,
+                site_id=site_id,
+                tracking_code=body.tracking_code,
+                phone_last4=body.phone_last4,
+                hashing_key=hashing_key,
+                max_failures=max_failures,
+                lock_minutes=lock_minutes,
+            )
+        if row is None:
+            raise _not_tracked()  # after the commit above: the failure counts
+        if row["status"] not in domain.SURVEY_OPENS_AT:
+            raise conflict(
+                "survey_not_open",
+                f"the survey opens once the application is completed; it is {row['status']}",
+                "status",
+                f"opens at: {', '.join(sorted(domain.SURVEY_OPENS_AT))}",
+            )
+        answers = body.answers.model_dump()
+        answered_at = await repository.insert_survey(
+            conn,
+            application_id=row["id"],
+            site_id=row["site_id"],
+            service_code=row["service_code"],
+            scores={key: answers[key] for key in domain.SURVEY_KEYS},
+            suggestion=body.suggestion,
+        )
+    if answered_at is None:
+        raise conflict(
+            "survey_done",
+            "this application's survey is answered already",
+            "tracking_code",
+            "answered already",
+        )
+    return SurveyRecorded(tracking_code=row["tracking_code"], survey="done", answered_at=answered_at)
+
+
+SURVEY_DAYS = (date(2000, 1, 1), date(2999, 12, 31))
+
+
+def survey_period(site: SiteState, first_day: date | None, last_day: date | None) -> tuple[date, date]:
+    """The days a summary counts: by default from the first day of the current half-year (SKM is reported per
+    semester at least) to today, where the site is. A first day after the last is a 422."""
+    last = last_day or site_today(site)
+    first = first_day or date(last.year, 1 if last.month <= 6 else 7, 1)
+    # Days a timestamp can hold either side of the site's midnight (year 1 or 9999 would overflow: a 422).
+    for name, day in (("from", first), ("to", last)):
+        if not SURVEY_DAYS[0] <= day <= SURVEY_DAYS[1]:
+            raise invalid(name, f"must be between {SURVEY_DAYS[0]} and {SURVEY_DAYS[1]}")
+    if first > last:
+        raise invalid("from", "must be on or before `to`")
+    return first, last
+
+
+async def survey_summary(
+    pool: asyncpg.Pool,
+    *,
+    site: SiteState,
+    operator: Operator,
+    first_day: date | None,
+    last_day: date | None,
+) -> SurveySummary:
+    """The IKM of the operator's own site over the responses answered on the days asked (the site's days)."""
+    first, last = survey_period(site, first_day, last_day)
+    zone = ZoneInfo(site.timezone)
+    start = datetime.combine(first, time.min, zone)
+    end = datetime.combine(last + timedelta(days=1), time.min, zone)
+    async with pool.acquire() as conn:
+        responses, totals = await repository.survey_totals(
+            conn, operator.site_id, domain.SURVEY_KEYS, start, end
+        )
+    index = domain.survey_index(responses, totals)
+    return SurveySummary(
+        site_id=operator.site_id,
+        first_day=first,
+        last_day=last,
+        responses=responses,
+        elements=[
+            ElementScore(
+                element=f"U{number}",
+                key=key,
+                name=name,
+                nrr=float(index.nrr[number - 1]) if index else None,
+            )
+            for number, (key, name) in enumerate(domain.SURVEY_ELEMENTS, start=1)
+        ],
+        ikm=float(index.ikm) if index else None,
+        band=index.band if index else None,
+        quality=index.quality if index else None,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -244,13 +244,28 @@ async def insert_verification(
 
 
 async def verification(conn: asyncpg.Connection, site_id: str, application_id: UUID) -> asyncpg.Record | None:
-    """The application with its code (hash, expiry, attempts), both locked for the attempt."""
+    """The application with its code (hash, expiry, attempts, resends, seconds since it was sent), both locked
+    for the attempt."""
     return await conn.fetchrow(
-        "SELECT a.*, v.code_hash, v.expires_at <= now() AS expired, v.attempts, v.verified_at "
+        "SELECT a.*, v.code_hash, v.expires_at <= now() AS expired, v.attempts, v.verified_at, v.resends, "
+        "extract(epoch FROM now() - v.sent_at)::float8 AS since_sent_s "
         "FROM application a JOIN phone_verification v ON v.application_id = a.id "
         "WHERE a.id = $1 AND a.site_id = $2 FOR UPDATE",
         application_id,
         site_id,
+    )
+
+
+async def replace_verification_code(
+    conn: asyncpg.Connection, application_id: UUID, code_hash: str, valid_minutes: int
+) -> None:
+    """A new code for the application: the old one's hash goes, with its attempts; one resend more."""
+    await conn.execute(
+        "UPDATE phone_verification SET code_hash = $2, expires_at = now() + make_interval(mins => $3), "
+        "attempts = 0, resends = resends + 1, sent_at = now() WHERE application_id = $1",
+        application_id,
+        code_hash,
+        valid_minutes,
     )
 
 
@@ -359,3 +374,52 @@ async def sweep(conn: asyncpg.Connection, *, idempotency_ttl_hours: int, rate_wi
     await conn.execute(
         "DELETE FROM tracking_failure WHERE coalesce(locked_until, updated_at) < now() - interval '1 day'"
     )
+
+
+# ---- the satisfaction survey (SKM) -------------------------------------------------------------------------
+
+
+async def survey_answered(conn: asyncpg.Connection, application_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT true FROM survey_response WHERE application_id = $1", application_id)
+    )
+
+
+async def insert_survey(
+    conn: asyncpg.Connection,
+    *,
+    application_id: UUID,
+    site_id: str,
+    service_code: str,
+    scores: dict[str, int],
+    suggestion: str | None,
+) -> datetime | None:
+    """When it was recorded; None when the application has a response already (one each)."""
+    columns = ", ".join(scores)  # the nine elements' names (domain.SURVEY_KEYS), never input
+    params = ", ".join(f"${i}" for i in range(5, len(scores) + 5))
+    answered_at: datetime | None = await conn.fetchval(
+        f"INSERT INTO survey_response(application_id, site_id, service_code, suggestion, {columns}) "
+        f"VALUES ($1, $2, $3, $4, {params}) ON CONFLICT (application_id) DO NOTHING RETURNING answered_at",
+        application_id,
+        site_id,
+        service_code,
+        suggestion,
+        *scores.values(),
+    )
+    return answered_at
+
+
+async def survey_totals(
+    conn: asyncpg.Connection, site_id: str, elements: tuple[str, ...], start: datetime, end: datetime
+) -> tuple[int, list[int]]:
+    """The site's responses answered in [start, end): how many, and the sum of each element's scores."""
+    sums = ", ".join(f"coalesce(sum({element}), 0)::bigint" for element in elements)  # names, never input
+    row = await conn.fetchrow(
+        f"SELECT count(*) AS responses, {sums} FROM survey_response "
+        "WHERE site_id = $1 AND answered_at >= $2 AND answered_at < $3",
+        site_id,
+        start,
+        end,
+    )
+    assert row is not None
+    return int(row["responses"]), [int(value) for value in list(row.values())[1:]]

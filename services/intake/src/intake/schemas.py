@@ -16,7 +16,15 @@ from pydantic import (
     field_validator,
 )
 
-from intake.domain import NIK_PATTERN, TRACKING_CODE_PATTERN, OperatorStatus, validate_nik
+from intake.domain import (
+    NIK_PATTERN,
+    SUGGESTION_MAX_CHARS,
+    TRACKING_CODE_PATTERN,
+    OperatorStatus,
+    QualityBand,
+    SurveyState,
+    validate_nik,
+)
 from mpp_contracts.intake import ApplicationChannel, ApplicationStatus
 from mpp_kit.models import ApiModel
 from mpp_kit.phone import InvalidPhoneNumber, normalize_msisdn
@@ -247,6 +255,16 @@ class ApplicationAccepted(BaseModel):
     missing: list[str] = []
 
 
+class VerificationResent(BaseModel):
+    """A new code is on its way by SMS; the one sent before no longer works."""
+
+    application_id: UUID
+    status: ApplicationStatus = Field(description="still awaiting_verification")
+    valid_minutes: int = Field(description="how long the new code is valid")
+    resends_left: int = Field(description="how many more times a new code may be asked for")
+    next_resend_after_s: int = Field(description="seconds before another code may be asked for")
+
+
 class ChangeRequested(BaseModel):
     application_id: UUID
     change: Literal["reschedule", "cancel"]
@@ -271,3 +289,85 @@ class ApplicationTracking(BaseModel):
     next_step: str = Field(description="what the applicant does now, in Bahasa Indonesia")
     appointment: AppointmentView | None
     history: list[TrackingStep]
+    survey: SurveyState | None = Field(
+        default=None,
+        description="The satisfaction survey (SKM): `open` once the application is completed and not yet "
+        "answered (`POST /applications/track/survey`), `done` once answered, null before completion",
+    )
+
+
+# ---- the satisfaction survey (SKM, PermenPANRB 14/2017) --------------------------------------------------------
+
+
+def _none_if_blank(text: str | None) -> str | None:
+    return text or None
+
+
+# One element's answer: 1 tidak sesuai, 2 kurang sesuai, 3 sesuai, 4 sangat sesuai. Strict: a JSON integer only.
+Score = Annotated[int, Field(ge=1, le=4, strict=True)]
+
+
+class SurveyAnswers(ApiModel):
+    """The nine elements (unsur) of PermenPANRB 14/2017, each scored 1 (tidak sesuai) to 4 (sangat sesuai)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requirements: Score = Field(description="U1 Persyaratan")
+    procedure: Score = Field(description="U2 Sistem, Mekanisme, dan Prosedur")
+    completion_time: Score = Field(description="U3 Waktu Penyelesaian")
+    cost: Score = Field(description="U4 Biaya/Tarif")
+    product: Score = Field(description="U5 Produk Spesifikasi Jenis Pelayanan")
+    competence: Score = Field(description="U6 Kompetensi Pelaksana")
+    conduct: Score = Field(description="U7 Perilaku Pelaksana")
+    complaints: Score = Field(description="U8 Penanganan Pengaduan, Saran dan Masukan")
+    facilities: Score = Field(description="U9 Sarana dan Prasarana")
+
+
+class SurveySubmission(TrackingRequest):
+    """The applicant's answers, proven theirs like tracking: the tracking code and the phone's last four digits
+    (in the body, never the URL)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: SurveyAnswers
+    suggestion: Annotated[
+        str | None,
+        StringConstraints(strip_whitespace=True, max_length=SUGGESTION_MAX_CHARS),
+        AfterValidator(_none_if_blank),
+    ] = Field(
+        default=None,
+        description=f"Saran: free text of up to {SUGGESTION_MAX_CHARS} characters, optional; an empty one is "
+        "kept as none. Ask for no personal data in it",
+    )
+
+
+class SurveyRecorded(BaseModel):
+    tracking_code: str
+    survey: SurveyState = Field(description="`done`: the answers are recorded")
+    answered_at: datetime
+
+
+class ElementScore(BaseModel):
+    element: str = Field(description="U1 to U9, the regulation's numbering")
+    key: str = Field(description="the element's field in the answers")
+    name: str = Field(description="the element's name in the regulation")
+    nrr: float | None = Field(
+        description="nilai rata-rata: the average score (1.00-4.00); null without responses"
+    )
+
+
+class SurveySummary(BaseModel):
+    """The site's index of public satisfaction (IKM) over the responses answered on the days asked."""
+
+    site_id: str
+    first_day: date = Field(description="the first day counted (the site's own day)")
+    last_day: date = Field(description="the last day counted (the site's own day)")
+    responses: int
+    elements: list[ElementScore]
+    ikm: float | None = Field(
+        description="(sum of NRR x 1/9) x 25, 25.00-100.00 rounded to two decimals; null without responses"
+    )
+    band: QualityBand | None = Field(
+        description="mutu pelayanan: A 88.31-100, B 76.61-88.30, C 65.00-76.60, D 25.00-64.99"
+    )
+    quality: str | None = Field(description="the band's name: Sangat Baik, Baik, Kurang Baik, Tidak Baik")

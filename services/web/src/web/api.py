@@ -9,7 +9,10 @@ nor a reload submits twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -54,6 +57,7 @@ NOTICES = {
     "siap": "Permohonan ditandai selesai.",
     "hadir": "Kehadiran pemohon dicatat dan nomor antrean diberikan.",
     "batal": "Permohonan dibatalkan.",
+    "dihapus": "Data pribadi pemohon sudah dihapus. Riwayat mencatat siapa dan alasannya.",
     "jadwal": "Permintaan jadwal baru dikirim. Pemohon mendapat SMS jadwal baru.",
     "konflik": "Permohonan sudah berubah di tempat lain. Lihat status terbaru di bawah.",
     "terkirim": "Permohonan diterima.",
@@ -157,7 +161,7 @@ VERIFICATION_ENDED = {
     "kedaluwarsa": (
         409,
         "Kode di SMS sudah tidak berlaku karena lewat waktunya. Permohonan tadi belum terkirim. "
-        "Ajukan lagi untuk mendapat kode baru.",
+        "Minta kode baru, atau ajukan lagi.",
     ),
     "terkunci": (
         409,
@@ -167,6 +171,11 @@ VERIFICATION_ENDED = {
     "sudah": (
         409,
         "Nomor HP untuk permohonan ini sudah dipastikan sebelumnya: permohonan sudah terkirim.",
+    ),
+    "habis": (
+        409,
+        "Kode baru sudah terlalu sering diminta. Permohonan tadi belum terkirim. "
+        "Ajukan lagi untuk mendapat kode baru.",
     ),
     "tidak-ada": (
         404,
@@ -181,8 +190,13 @@ def verification_ended(request: Request, pending: PendingVerification | None, wh
     again = (
         f"/ajukan/{pending.service_code}?" + urlencode({"tempat": pending.site}) if pending else "/layanan"
     )
-    response = render(request, "verifikasi.html", status_code, ended=message, again=again)
-    forget_verification(request, response)
+    # An expired code can be replaced by a new one (intake allows a few): the step stays open for that.
+    resendable = why == "kedaluwarsa" and pending is not None
+    response = render(
+        request, "verifikasi.html", status_code, ended=message, again=again, resendable=resendable
+    )
+    if not resendable:
+        forget_verification(request, response)
     return response
 
 
@@ -246,6 +260,30 @@ def code_refused(
     if refused.status == 404:  # intake no longer has it (purged)
         return verification_ended(request, pending, "tidak-ada")
     raise refused
+
+
+@public.post("/ajukan/verifikasi/kirim-ulang")
+async def resend_code(request: Request, ctx: Ctx, form: Form) -> Response:
+    """The applicant did not get the SMS, or the code expired or was mistyped too often: intake texts a new one
+    (the old one stops working), a few times at most and not within a minute of the previous one."""
+    pending = ctx.sessions.read_verification(request.cookies.get(VERIFICATION_COOKIE))
+    intake = ctx.intake(pending.site) if pending else None
+    if pending is None or intake is None:
+        return verification_ended(request, None, "tidak-ada")
+    try:
+        await intake.resend_code(pending.application_id, client=client_address(request))
+    except Refused as refused:
+        if refused.status == 429:
+            errors = {"kode": domain.resend_too_soon(refused.retry_after_s)}
+            page = render(request, "verifikasi.html", 429, pending=pending, errors=errors)
+            return retry_later(page, refused)
+        if refused.status == 409:
+            why = {"resends_exhausted": "habis"}.get(refused.code, "sudah")
+            return verification_ended(request, pending, why)
+        if refused.status == 404:
+            return verification_ended(request, pending, "tidak-ada")
+        raise
+    return render(request, "verifikasi.html", pending=pending, resent=True)
 
 
 @public.get("/ajukan/{code}")
@@ -352,7 +390,109 @@ async def track(request: Request, ctx: Ctx, form: Form) -> Response:
         found=found,
         tz=time_zone,
         site=await ctx.sites.get(found["site_id"]),
+        survey=domain.survey_offer(answers),
     )
+
+
+# ---- the satisfaction survey (SKM), after a completed application -------------------------------------------------
+# Reached from tracking's answer only: the tracking code, the phone's last digits and the site travel as hidden
+# fields of POSTed forms (never in an address), and intake checks them again with the answers, under tracking's
+# limits and lock. Under /lacak: the pages are not cached (SecurityHeaders).
+
+
+def survey_proof(ctx: Ctx, form: dict[str, str]) -> tuple[domain.FormCheck, Intake | None]:
+    """The tracking code and digits tracking was given, and the site whose intake holds the survey."""
+    proof = domain.check_tracking(form)
+    proof.values["tempat"] = form.get("tempat", "")
+    return proof, ctx.intake(proof.values["tempat"])
+
+
+def survey_lost(request: Request) -> Response:
+    message = (
+        "Survei dibuka dari halaman Lacak permohonan, setelah permohonan Anda selesai. "
+        "Lacak lagi permohonan Anda."
+    )
+    return render(request, "galat.html", 422, title="Survei tidak dapat dibuka", message=message)
+
+
+async def survey_page(
+    request: Request,
+    ctx: Ctx,
+    proof: dict[str, str],
+    status_code: int = 200,
+    **values: Any,
+) -> Response:
+    site = await ctx.sites.get(proof["tempat"])
+    return render(
+        request,
+        "survei.html",
+        status_code,
+        proof={**proof, "kode": domain.tracking_code(proof["kode"])},
+        site=site,
+        questions=domain.SURVEY_QUESTIONS,
+        saran_max=domain.SUGGESTION_MAX_CHARS,
+        **values,
+    )
+
+
+@public.get("/lacak/survei")
+async def survey_without_tracking() -> Response:
+    """The survey starts from tracking (which proves the application is the visitor's)."""
+    return see_other("/lacak")
+
+
+@public.post("/lacak/survei")
+async def survey_form(request: Request, ctx: Ctx, form: Form) -> Response:
+    """The nine questions, from tracking's button "Isi Survei Kepuasan"."""
+    proof, intake = survey_proof(ctx, form)
+    if not proof.ok or intake is None:
+        return survey_lost(request)
+    return await survey_page(request, ctx, proof.values)
+
+
+# Intake's refusals of a survey, as the survey page says them (status, message).
+SURVEY_REFUSED = {
+    404: "Kode lacak dan 4 angka terakhir HP tidak cocok dengan permohonan mana pun. Lacak lagi permohonan Anda.",
+    409: "Survei baru dapat diisi setelah permohonan selesai dan dokumen sudah Anda terima.",
+    422: "Jawaban belum dapat diterima. Periksa kembali, lalu kirim lagi.",
+}
+
+
+@public.post("/lacak/survei/kirim")
+async def survey_answer(request: Request, ctx: Ctx, form: Form) -> Response:
+    proof, intake = survey_proof(ctx, form)
+    if not proof.ok or intake is None:
+        return survey_lost(request)
+    check = domain.check_survey(form)
+    if not check.ok:
+        return await survey_page(request, ctx, proof.values, 422, values=check.values, errors=check.errors)
+    try:
+        await intake.answer_survey(
+            domain.tracking_code(proof.values["kode"]),
+            proof.values["hp4"],
+            domain.survey_body(check.values),
+            client=client_address(request),
+        )
+    except Refused as refused:
+        # Answered already (a double click, a reload, or earlier): the answers are in, as the applicant wanted.
+        if refused.status == 409 and refused.code == "survey_done":
+            return see_other("/lacak/survei/terima-kasih")
+        if refused.status == 429:
+            errors = {"umum": domain.too_many_requests(refused.retry_after_s)}
+            page = await survey_page(request, ctx, proof.values, 429, values=check.values, errors=errors)
+            return retry_later(page, refused)
+        if refused.status not in SURVEY_REFUSED:
+            raise
+        errors = {"umum": SURVEY_REFUSED[refused.status]}
+        return await survey_page(
+            request, ctx, proof.values, refused.status, values=check.values, errors=errors
+        )
+    return see_other("/lacak/survei/terima-kasih")
+
+
+@public.get("/lacak/survei/terima-kasih")
+async def survey_thanks(request: Request) -> Response:
+    return render(request, "survei_terima_kasih.html")
 
 
 # ---- login ------------------------------------------------------------------------------------------------------
@@ -606,6 +746,8 @@ async def _act(
     try:
         await intake.operator_post(token(ctx, operator), f"/applications/{application_id}{path}", body)
     except Refused as refused:
+        if refused.status == 403:  # intake holds the operator to their role too (a role changed since login)
+            raise NotAllowed from refused
         if refused.status == 409:
             current = await intake.operator_get(token(ctx, operator), f"/applications/{application_id}")
             done = done if current["status"] in reached else "konflik"
@@ -676,10 +818,51 @@ async def cancel(
     application_id: ApplicationId,
     form: Form,
 ) -> Response:
+    check = functools.partial(domain.check_note, required=True)
+    page = ReasonedAction("alasan", check, "/cancel", "batal", frozenset({"cancelled"}))
+    return await _supervisor_action(request, ctx, operator, intake, application_id, form, page)
+
+
+@counter.post("/permohonan/{application_id}/hapus-data")
+async def erase(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+) -> Response:
+    """The applicant asked for their personal data to be erased (UU 27/2022): a supervisor's, for a closed
+    application; the name, NIK and phone go, the history keeps who did it and why."""
+    page = ReasonedAction("alasan_hapus", domain.check_erasure_reason, "/erase", "dihapus", frozenset())
+    return await _supervisor_action(request, ctx, operator, intake, application_id, form, page)
+
+
+@dataclass(frozen=True)
+class ReasonedAction:
+    """A supervisor's action that needs a written reason: the form field, its check, intake's path, the notice
+    shown after it and the statuses it may end in."""
+
+    field: str
+    check: Callable[[str], str | None]
+    path: str
+    notice: str
+    ends_in: frozenset[str]
+
+
+async def _supervisor_action(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    application_id: ApplicationId,
+    form: Form,
+    action: ReasonedAction,
+) -> Response:
     if operator.role != "supervisor":
         raise NotAllowed
-    reason = form.get("alasan", "")
-    problem = domain.check_note(reason, required=True)
+    reason = form.get(action.field, "")
+    problem = action.check(reason)
     if problem:
         return await _application_page(
             request,
@@ -688,11 +871,13 @@ async def cancel(
             intake,
             application_id,
             422,
-            errors={"alasan": problem},
-            values={"alasan": reason},
+            errors={action.field: problem},
+            values={action.field: reason},
         )
     body = {"reason": reason.strip()}
-    return await _act(request, ctx, operator, intake, application_id, "/cancel", body, "batal", {"cancelled"})
+    return await _act(
+        request, ctx, operator, intake, application_id, action.path, body, action.notice, set(action.ends_in)
+    )
 
 
 @counter.post("/permohonan/{application_id}/jadwal-ulang")
@@ -754,3 +939,46 @@ async def pickups(request: Request, ctx: Ctx, operator: OperatorOf, intake: Inta
     )
     rows = [row for day_rows in per_day for row in day_rows]
     return render(request, "siap.html", rows=rows, tz=time_zone, days=PICKUP_DAYS)
+
+
+@counter.get("/survei")
+async def survey_summary(
+    request: Request,
+    ctx: Ctx,
+    operator: OperatorOf,
+    intake: IntakeOf,
+    dari: Annotated[str, Query(max_length=10)] = "",
+    sampai: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
+    """The site's satisfaction index (IKM, SKM of PermenPANRB 14/2017): operators and supervisors of the site."""
+    check = domain.check_period(dari, sampai)
+    summary, days = None, {}
+    if check.ok:
+        period = {"from": check.values["dari"] or None, "to": check.values["sampai"] or None}
+        try:
+            summary = await intake.operator_get(token(ctx, operator), "/surveys/summary", **period)
+        except Refused as refused:
+            if refused.status != 422:
+                raise
+            for problem in refused.fields:  # a day intake does not count (before 2000, say)
+                name = "sampai" if problem.get("field") == "to" else "dari"
+                check.refuse(name, "Tanggal di luar jangkauan. Pilih tanggal lain.")
+            if check.ok:  # refused without a field: said on the first
+                check.refuse("dari", "Tanggal di luar jangkauan. Pilih tanggal lain.")
+    if summary is not None:
+        # The days intake counted (its defaults when none were chosen), shown in the form and the heading.
+        check.values.update(dari=summary["first_day"], sampai=summary["last_day"])
+        days = {
+            "first_day": date.fromisoformat(summary["first_day"]),
+            "last_day": date.fromisoformat(summary["last_day"]),
+        }
+    return render(
+        request,
+        "survei_ringkasan.html",
+        200 if check.ok else 422,
+        index=summary,
+        values=check.values,
+        errors=check.errors,
+        site=await ctx.sites.get(operator.site),
+        **days,
+    )

@@ -3,8 +3,9 @@
 Every failure comes back as one of two exceptions the pages know how to show: `Refused` (the service answered
 4xx: bad input, not found, a conflict, too many requests) and `Unavailable` (no answer, or 5xx).
 
-Intake limits anonymous calls (online submit, code check, tracking) per client address; the web calls it from its
-own address, so these calls name the person's address in `X-Forwarded-For` (intake trusts it from the web only).
+Intake limits anonymous calls (online submit, code check, new code, tracking) per client address; the web calls
+it from its own address, so these calls name the person's address in `X-Forwarded-For` (intake believes it only
+from the web's addresses, its TRUSTED_PROXY_CIDRS).
 """
 
 from __future__ import annotations
@@ -116,6 +117,16 @@ class Intake:
         )
         return found
 
+    async def resend_code(self, application_id: str, *, client: str | None) -> dict[str, Any]:
+        """A new code texted to an online applicant (the one sent before stops working)."""
+        found: dict[str, Any] = await _call(
+            self.client,
+            "POST",
+            f"{self.base_url}/applications/{quote(application_id)}/verification/resend",
+            headers=_forwarded(client),
+        )
+        return found
+
     async def track(self, tracking_code: str, phone_last4: str, *, client: str | None) -> dict[str, Any]:
         # In the body: the phone digits stay out of URLs and their logs.
         found: dict[str, Any] = await _call(
@@ -123,6 +134,19 @@ class Intake:
             "POST",
             f"{self.base_url}/applications/track",
             json={"tracking_code": tracking_code, "phone_last4": phone_last4},
+            headers=_forwarded(client),
+        )
+        return found
+
+    async def answer_survey(
+        self, tracking_code: str, phone_last4: str, body: dict[str, Any], *, client: str | None
+    ) -> dict[str, Any]:
+        """The satisfaction survey, proven like tracking (the digits in the body, never the URL)."""
+        found: dict[str, Any] = await _call(
+            self.client,
+            "POST",
+            f"{self.base_url}/applications/track/survey",
+            json={"tracking_code": tracking_code, "phone_last4": phone_last4, **body},
             headers=_forwarded(client),
         )
         return found

@@ -1,5 +1,6 @@
 """The web's rules, pure (no I/O): words in Bahasa Indonesia for what the services answer, dates in the site's
-time zone, checks of what a person typed (each with its reason in Bahasa Indonesia), and who may do what."""
+time zone, checks of what a person typed (each with its reason in Bahasa Indonesia), who may do what, and the
+satisfaction survey's questions."""
 
 from __future__ import annotations
 
@@ -73,6 +74,16 @@ def may_cancel(role: Role, status: str) -> bool:
     return role == "supervisor" and status in CANCELLABLE
 
 
+# Closed applications, whose personal data may be erased on the applicant's request (intake refuses an open one).
+ERASABLE = frozenset({"completed", "cancelled", "rejected", "refused", "no_show", "awaiting_verification"})
+
+
+def may_erase(role: Role, application: Mapping[str, Any]) -> bool:
+    """Erasing an applicant's personal data cannot be undone: a supervisor's, for a closed application whose data
+    is still there."""
+    return role == "supervisor" and application["status"] in ERASABLE and bool(application["applicant_name"])
+
+
 # What the operator does next, by status (the applicant's next step is intake's, in public tracking).
 OPERATOR_NEXT: dict[str, str] = {
     "awaiting_verification": "Pemohon daring belum memasukkan kode verifikasi dari SMS. Tidak ada tindakan.",
@@ -99,6 +110,7 @@ class Actions:
 
     moves: tuple[str, ...]
     cancel: bool
+    erase: bool
     reschedule: bool
     check_in: bool
     finish: bool  # a forwarded application done at the central MPP goes back to where it is collected
@@ -109,6 +121,7 @@ def actions(role: Role, application: Mapping[str, Any]) -> Actions:
     return Actions(
         moves=allowed_moves(status),
         cancel=may_cancel(role, status),
+        erase=may_erase(role, application),
         reschedule=status in RESCHEDULABLE,
         # An expected arrival, or an online applicant coming to the counter, gets the day's ticket.
         check_in=status == "expected"
@@ -256,6 +269,10 @@ def too_many_requests(retry_after_s: int) -> str:
     return f"Terlalu banyak permintaan, coba lagi dalam {retry_after_s} detik."
 
 
+def resend_too_soon(retry_after_s: int) -> str:
+    return f"Kode baru baru saja dikirim. Tunggu {retry_after_s} detik sebelum meminta kode lagi."
+
+
 def check_sms_code(values: Mapping[str, str]) -> FormCheck:
     """The six digits of the SMS; spaces or a dash typed between them are dropped."""
     typed = values.get("kode", "").strip()
@@ -313,3 +330,155 @@ def check_note(value: str, *, required: bool) -> str | None:
     if re.search(r"[0-9]{6,}", note):
         return "Jangan menulis NIK atau nomor HP di alasan."
     return None
+
+
+def check_erasure_reason(value: str) -> str | None:
+    """Why an applicant's data is erased (kept in the history, not texted): as short and as free of personal data
+    as a note."""
+    reason = value.strip()
+    if not reason:
+        return "Alasan wajib diisi, misalnya: permintaan pemohon."
+    if len(reason) < 3 or len(reason) > 60:
+        return "Alasan 3 sampai 60 huruf."
+    if re.search(r"[0-9]{6,}", reason):
+        return "Jangan menulis NIK atau nomor HP di alasan."
+    return None
+
+
+# ---- the satisfaction survey (SKM) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SurveyQuestion:
+    """One element (unsur) of PermenPANRB 14/2017 as the portal asks it: the form's field (u1-u9, the
+    regulation's numbering), intake's key, the question in plain words, and the four answers, scored 1-4."""
+
+    field: str
+    key: str
+    element: str
+    question: str
+    answers: tuple[str, str, str, str]
+
+
+# The nine elements in the regulation's order. Each is scored 1 (tidak sesuai / tidak baik), 2 (kurang), 3 (sesuai
+# / baik) or 4 (sangat sesuai / sangat baik); the answers say it in the question's own words.
+SURVEY_QUESTIONS: tuple[SurveyQuestion, ...] = (
+    SurveyQuestion(
+        "u1",
+        "requirements",
+        "Persyaratan",
+        "Apakah persyaratan yang diminta sesuai dengan jenis layanannya?",
+        ("Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"),
+    ),
+    SurveyQuestion(
+        "u2",
+        "procedure",
+        "Sistem, mekanisme, dan prosedur",
+        "Seberapa mudah alur dan cara pengurusannya?",
+        ("Tidak mudah", "Kurang mudah", "Mudah", "Sangat mudah"),
+    ),
+    SurveyQuestion(
+        "u3",
+        "completion_time",
+        "Waktu penyelesaian",
+        "Seberapa cepat permohonan Anda diselesaikan?",
+        ("Tidak cepat", "Kurang cepat", "Cepat", "Sangat cepat"),
+    ),
+    SurveyQuestion(
+        "u4",
+        "cost",
+        "Biaya/tarif",
+        "Apakah biaya yang Anda bayar sesuai dengan yang tertulis di standar pelayanan (termasuk bila gratis)?",
+        ("Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"),
+    ),
+    SurveyQuestion(
+        "u5",
+        "product",
+        "Produk layanan",
+        "Apakah hasil yang Anda terima sesuai dengan yang dijanjikan di standar pelayanan?",
+        ("Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"),
+    ),
+    SurveyQuestion(
+        "u6",
+        "competence",
+        "Kompetensi petugas",
+        "Seberapa paham dan mampu petugas melayani Anda?",
+        ("Tidak mampu", "Kurang mampu", "Mampu", "Sangat mampu"),
+    ),
+    SurveyQuestion(
+        "u7",
+        "conduct",
+        "Perilaku petugas",
+        "Seberapa sopan dan ramah petugas melayani Anda?",
+        ("Tidak sopan dan ramah", "Kurang sopan dan ramah", "Sopan dan ramah", "Sangat sopan dan ramah"),
+    ),
+    SurveyQuestion(
+        "u8",
+        "complaints",
+        "Penanganan pengaduan, saran, dan masukan",
+        "Bagaimana tempat ini menerima dan menanggapi pengaduan, saran, dan masukan?",
+        ("Tidak ada", "Ada, tetapi tidak ditanggapi", "Ditanggapi, kurang baik", "Ditanggapi dengan baik"),
+    ),
+    SurveyQuestion(
+        "u9",
+        "facilities",
+        "Sarana dan prasarana",
+        "Bagaimana tempat pelayanan (ruang tunggu, tempat duduk, toilet, parkir)?",
+        ("Buruk", "Cukup", "Baik", "Sangat baik"),
+    ),
+)
+SUGGESTION_MAX_CHARS = 500  # as intake takes it
+
+
+def check_survey(values: Mapping[str, str]) -> FormCheck:
+    """The nine answers (each 1-4) and the optional suggestion, as typed."""
+    fields = [q.field for q in SURVEY_QUESTIONS]
+    check = FormCheck({name: values.get(name, "").strip() for name in fields})
+    check.values["saran"] = values.get("saran", "")
+    for question in SURVEY_QUESTIONS:
+        if check.values[question.field] not in ("1", "2", "3", "4"):
+            check.refuse(question.field, "Pilih salah satu jawaban.")
+    suggestion = check.values["saran"].strip()
+    if len(suggestion) > SUGGESTION_MAX_CHARS:
+        check.refuse(
+            "saran",
+            f"Saran paling banyak {SUGGESTION_MAX_CHARS} huruf; yang ditulis {len(suggestion)} huruf.",
+        )
+    elif "\x00" in suggestion:
+        check.refuse("saran", "Saran berisi karakter yang tidak dapat diterima. Tulis ulang sarannya.")
+    return check
+
+
+def survey_body(values: Mapping[str, str]) -> dict[str, Any]:
+    """Intake's answers and suggestion from a checked form."""
+    suggestion = values.get("saran", "").strip()
+    return {
+        "answers": {q.key: int(values[q.field]) for q in SURVEY_QUESTIONS},
+        **({"suggestion": suggestion} if suggestion else {}),
+    }
+
+
+def survey_offer(answers: Iterable[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """Where the applicant's survey is, from every site's tracking answer: (site, `open`) at the site that completed
+    the application and has no response yet; else (site, `done`) once answered; None before completion."""
+    found = list(answers)
+    for state in ("open", "done"):
+        for answer in found:
+            if answer.get("survey") == state:
+                return str(answer["site_id"]), state
+    return None
+
+
+def check_period(first: str, last: str) -> FormCheck:
+    """The console summary's days (YYYY-MM-DD, both optional)."""
+    check = FormCheck({"dari": first.strip(), "sampai": last.strip()})
+    days: dict[str, date] = {}
+    for name in ("dari", "sampai"):
+        if check.values[name]:
+            try:
+                days[name] = date.fromisoformat(check.values[name])
+            except ValueError:
+                check.refuse(name, "Tanggal tidak dikenali. Pilih tanggal, misalnya 2026-01-01.")
+    if "dari" in days and "sampai" in days and days["dari"] > days["sampai"]:
+        check.refuse("dari", "Tanggal awal harus sebelum atau sama dengan tanggal akhir.")
+    return check
