@@ -147,3 +147,35 @@ async def test_poison_message_goes_to_the_dlq_and_the_messages_behind_it_are_pro
         assert headers["dlq-attempts"] == "1" and "unreadable event" in headers["dlq-error"]
     else:
         assert headers["dlq-attempts"] == "3" and "negative weight" in headers["dlq-error"]
+
+
+async def test_a_poll_of_events_is_handled_in_one_transaction_and_a_bad_one_still_goes_its_own_way(
+    infra: Infra, pool: asyncpg.Pool, topic_name: str, eventually
+) -> None:
+    """Forty-three events waiting, one of them always failing: a handful of transactions, not forty-three, in
+    order; the bad one goes to the DLQ, the one before it is not done twice and the one after it is done once."""
+    # now() is the start of the transaction: the same for every row a transaction writes.
+    await pool.execute("CREATE TABLE effect_transaction (parcel text, started timestamptz, seq serial)")
+    calls: list[str] = []
+
+    async def handler(conn: asyncpg.Connection, event: ParcelWeighed) -> None:
+        calls.append(event.parcel)
+        if event.grams < 0:
+            raise ValueError("negative weight")
+        await conn.execute("INSERT INTO effect VALUES ($1, $2)", event.parcel, event.grams)
+        await conn.execute("INSERT INTO effect_transaction VALUES ($1, now())", event.parcel)
+
+    names = [f"p{i:02}" for i in range(40)] + ["q-before", "q-bad", "q-after"]
+    await publish(
+        infra.kafka_bootstrap, topic_name, [weighed(name, -1 if name == "q-bad" else 1) for name in names]
+    )
+    broker = KafkaBroker(infra.kafka_bootstrap)
+    consumer = consumer_for(pool, broker, topic_name, handler, max_attempts=2)
+    async with broker:
+        await broker.start()
+        await eventually(lambda: consumer.processed >= 42 and consumer.dead_lettered == 1)
+    transactions = await pool.fetchval("SELECT count(DISTINCT started) FROM effect_transaction")
+    assert transactions <= 5, f"{transactions} transactions for 43 events"
+    order = [r["parcel"] for r in await pool.fetch("SELECT parcel FROM effect_transaction ORDER BY seq")]
+    assert order == [name for name in names if name != "q-bad"], "handled once each, in the records' order"
+    assert calls.count("q-before") == 1 and calls.count("q-after") == 1 and calls.count("q-bad") == 2

@@ -21,7 +21,7 @@ from mpp_contracts.routing import (
     AppointmentRescheduled,
     DecisionEvent,
 )
-from notify.domain import DECISION_SMS, STATUS_SMS, VERIFICATION_SMS, DecisionCase, decision_case
+from notify.domain import DECISION_SMS, STATUS_SMS, VERIFICATION_SMS, DecisionCase, decision_case, may_text
 from notify.gsm7 import is_gsm7
 from notify.handlers import list_variants, missing_items, sms_for_decision, sms_for_status
 from notify.templates import TEMPLATES, render
@@ -118,6 +118,13 @@ def test_every_status_has_a_decision_and_only_three_are_texted() -> None:
         "ready_for_pickup": "siap_diambil",
         "rejected": "ditolak",
     }
+
+
+@pytest.mark.parametrize("status", get_args(ApplicationStatus))
+def test_the_consumer_skips_exactly_the_status_changes_that_are_never_texted(status: str) -> None:
+    """Skipped events never reach the handler: one that could text must never be skipped."""
+    event = status_changed(status, note="KTP")
+    assert may_text(event) == (sms_for_status(event) is not None or STATUS_SMS[event.status] is not None)
 
 
 def test_every_decision_case_has_a_template_and_every_template_is_used() -> None:

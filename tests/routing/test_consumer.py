@@ -40,8 +40,10 @@ class SilentRelay:
 class OwnGroupRuntime(ServiceRuntime):
     group = f"routing-test-{uuid.uuid4().hex[:8]}"
 
-    def consume(self, topic: Any, model: Any, *, name: str, group_id: str | None = None) -> Any:
-        return super().consume(topic, model, name=name, group_id=self.group)
+    def consume(
+        self, topic: Any, model: Any, *, name: str, group_id: str | None = None, concerns: Any = None
+    ) -> Any:
+        return super().consume(topic, model, name=name, group_id=self.group, concerns=concerns)
 
 
 @pytest.fixture

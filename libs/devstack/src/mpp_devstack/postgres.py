@@ -94,7 +94,7 @@ class LocalPostgres:
         options = (
             f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off -c max_connections=300 "
             "-c shared_buffers=64MB"
-        )
+        ) + os.environ.get("MPP_POSTGRES_OPTIONS", "")
         start = self._run(
             [
                 _bin("pg_ctl"),

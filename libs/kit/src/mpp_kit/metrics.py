@@ -51,7 +51,7 @@ OUTBOX_PUBLISHED = Counter(
 CONSUMER_MESSAGES = Counter(
     "consumer_messages_total",
     "Messages handled by an inbox consumer, by result",
-    ["consumer", "topic", "result"],  # processed, duplicate, retried, outage, dead_lettered
+    ["consumer", "topic", "result"],  # processed, skipped, duplicate, retried, outage, dead_lettered
 )
 CONSUMER_DEAD_LETTERS = Counter(
     "consumer_dead_letters_total",

@@ -4,8 +4,11 @@
   relay that dies mid-batch leaves rows that another relay takes over after the lease expires.
 - Publishes with `enable_idempotence=True` (which implies `acks=all`) and deletes a row only after its send was
   acknowledged. A crash between the two publishes the row again later: consumers absorb that with their inbox.
+  The delete of one pass's published rows goes in the transaction of the next pass's claim (or, at stop, on its
+  own), so a pass costs one commit, not two; meanwhile the rows keep their lease, and nobody else takes them.
 - Wakes on LISTEN/NOTIFY on a dedicated connection (a pooled one would lose the listener when released), with a
-  polling fallback; failed rows back off exponentially.
+  polling fallback; failed rows back off exponentially. Once woken it lingers a moment (`linger_s`) so the rows
+  written by the writers of that moment go in one pass: a pass costs one commit, whatever its size.
 - Connects to the broker lazily and again after a failed connect: while Kafka is away, claimed rows go back with
   the error and their backoff, and the relay publishes them once the broker answers.
 - Exports the backlog and the age of its oldest row (`outbox_backlog`, `outbox_oldest_age_seconds`), read from the
@@ -73,6 +76,7 @@ class OutboxRelay:
         batch_size: int = 200,
         client_id: str = "outbox-relay",
         metrics_interval_s: float = 5.0,
+        linger_s: float = 0.05,
     ) -> None:
         self._dsn = dsn
         self._pool = pool
@@ -82,10 +86,13 @@ class OutboxRelay:
         self._batch = batch_size
         self._client_id = client_id
         self._metrics_interval_s = metrics_interval_s
+        self._linger_s = linger_s
         self._metrics_at = 0.0  # monotonic time of the last refresh of the gauges
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
+        # Rows published and acknowledged, to delete with the next claim: (ids, their lease).
+        self._published_rows: tuple[list[int], uuid.UUID] | None = None
         self.published = 0
 
     async def start(self, *, background: bool = True) -> None:
@@ -124,6 +131,12 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        try:
+            async with self._pool.acquire(timeout=5) as conn:
+                await self._delete_published(conn)
+            self._published_rows = None
+        except Exception as exc:  # they keep their lease; whoever relays next publishes them again
+            log.warning("published outbox rows not deleted at stop", extra={"error_type": type(exc).__name__})
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -149,8 +162,12 @@ class OutboxRelay:
                 await self._refresh_metrics_when_due()
                 if count < self._batch:
                     self._wake.clear()
+                    # Rows published and not yet deleted are deleted by the next pass: under load a writer's
+                    # NOTIFY brings it within moments; when all is quiet, it comes soon anyway.
+                    wait = self._poll if self._published_rows is None else min(self._poll, 0.2)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll)
+                        await asyncio.wait_for(self._wake.wait(), wait)
+                        await asyncio.sleep(self._linger_s)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -202,8 +219,10 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Claim one batch and publish it; returns how many rows were claimed."""
         lease = uuid.uuid4()
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._delete_published(conn)
             rows = await conn.fetch(CLAIM, self._batch, self._lease_s, lease)
+        self._published_rows = None
         if not rows:
             return 0
         try:
@@ -243,13 +262,14 @@ class OutboxRelay:
                 )
                 async with self._pool.acquire() as conn:
                     await conn.execute(RELEASE, row["id"], lease, repr(exc)[:500])
-        await self._delete(acked, lease)
+        self._published_rows = (acked, lease) if acked else None
         self.published += len(acked)
         return len(rows)
 
-    async def _delete(self, ids: list[int], lease: uuid.UUID) -> None:
-        if ids:
-            async with self._pool.acquire() as conn:
-                await conn.execute(
-                    "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease = $2", ids, lease
-                )
+    async def _delete_published(self, conn: asyncpg.Connection) -> None:
+        """Delete the rows the last pass published, in the caller's transaction: the caller forgets them once it
+        committed (rolled back, the next pass deletes them again)."""
+        if self._published_rows is None:
+            return
+        ids, lease = self._published_rows
+        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease = $2", ids, lease)

@@ -81,11 +81,19 @@ class ServiceRuntime:
         return self.settings.database_url.get_secret_value()
 
     def consume(
-        self, topic: Topic | str, model: Any, *, name: str, group_id: str | None = None
+        self,
+        topic: Topic | str,
+        model: Any,
+        *,
+        name: str,
+        group_id: str | None = None,
+        concerns: Callable[[Any], bool] | None = None,
     ) -> Callable[[Handler[Any]], Handler[Any]]:
         """Decorator: run `handler(conn, event)` for each event of `topic`, once, inside the inbox transaction.
 
         `model` is an event class or an annotated union of them (a topic carrying several event types).
+        `concerns(event)`: whether an event is this service's business at all; the others are skipped without
+        a transaction (a topic read by every site, each keeping its own).
         """
 
         def register(handler: Handler[Any]) -> Handler[Any]:
@@ -98,6 +106,7 @@ class ServiceRuntime:
                 broker=self.broker,
                 max_attempts=self.settings.consumer_max_attempts,
                 retry_backoff_s=self.settings.consumer_retry_backoff_s,
+                concerns=concerns,
             )
             subscribe(consumer, group_id=group_id or name)
             self.consumers.append(consumer)
@@ -154,6 +163,7 @@ class ServiceRuntime:
             self.kafka,
             poll_interval_s=self.settings.outbox_poll_interval_s,
             lease_s=self.settings.outbox_lease_s,
+            linger_s=self.settings.outbox_linger_s,
             client_id=f"{self.settings.service_name}-relay",
         )
         await self.relay.start()

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     # Outbox relay: polling fallback when no NOTIFY arrives, and how long a claimed row stays leased.
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     outbox_lease_s: float = Field(default=30.0, gt=0)
+    # How long the relay, woken by a writer, waits for the writers of the same moment before its pass: the price
+    # of fewer commits under load (bench/pipeline.py) is this much latency per hop.
+    outbox_linger_s: float = Field(default=0.05, ge=0, le=1)
     # Largest HTTP request body accepted, in bytes.
     http_max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # Continue the trace of a caller's `traceparent` (true only for services called by our own services).

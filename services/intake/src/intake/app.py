@@ -42,10 +42,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     sites = runtime.read_model(CATALOG_SITE, SiteChanged, lambda e: e.site, before_consuming=True)
     runtime.readiness_check("site_in_catalogue", lambda: sites.get(site_id) is not None)
     ctx = IntakeContext(settings, runtime, catalogue, sites)
-    # Every site reads the whole decision topic in a consumer group of its own and keeps its own applications.
-    runtime.consume(ROUTING_DECISION, DecisionEvent, name=f"intake-{site_id}-decisions")(
-        functools.partial(handlers.on_decision, ctx=ctx)
-    )
+    # Every site reads the whole decision topic in a consumer group of its own and keeps its own applications
+    # (the others' are skipped before any transaction).
+    runtime.consume(
+        ROUTING_DECISION,
+        DecisionEvent,
+        name=f"intake-{site_id}-decisions",
+        concerns=lambda event: event.origin_site_id == site_id,
+    )(functools.partial(handlers.on_decision, ctx=ctx))
     runtime.consume(inbox, InboxEvent, name=f"intake-{site_id}-inbox")(
         functools.partial(handlers.on_inbox, ctx=ctx)
     )

@@ -85,17 +85,11 @@ async def delivery_reports(body: DeliveryReports, ctx: Ctx) -> ReportsAccepted:
     """Delivery reports in batches, matched by our reference or else by the provider's id. Duplicates,
     late reports and unknown ids are answered 200 too; a final status is never overwritten. While the database
     cannot be reached: 503 with Retry-After, so that the provider posts the reports again."""
-    applied = 0
-    async with ctx.db.acquire() as conn, conn.transaction():
-        for report in body.reports:
-            applied += await reports.apply_report(
-                conn,
-                reference=report.reference,
-                provider_message_id=report.provider_message_id,
-                status=map_report_status(report.status),
-                error=report.error_code,
-            )
-    return ReportsAccepted(applied=applied)
+    batch = [
+        reports.Report(r.reference, r.provider_message_id, map_report_status(r.status), r.error_code)
+        for r in body.reports
+    ]
+    return ReportsAccepted(applied=await ctx.delivery_reports.run(batch))
 
 
 # ------------------------------------------------------------------ Twilio's status callback
@@ -171,14 +165,13 @@ async def twilio_status_callback(
     twilio_status = form.get("MessageStatus") or form.get("SmsStatus")
     if twilio_status:
         error_code = form.get("ErrorCode") or None
-        async with ctx.db.acquire() as conn, conn.transaction():
-            await reports.apply_report(
-                conn,
-                reference=reference,
-                provider_message_id=form.get("MessageSid") or form.get("SmsSid") or None,
-                status=map_twilio_status(twilio_status, as_int(error_code)),
-                error=error_code,
-            )
+        report = reports.Report(
+            reference,
+            form.get("MessageSid") or form.get("SmsSid") or None,
+            map_twilio_status(twilio_status, as_int(error_code)),
+            error_code,
+        )
+        await ctx.delivery_reports.run([report])
     return Response(status_code=200)
 
 

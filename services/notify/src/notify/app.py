@@ -27,7 +27,7 @@ from mpp_contracts.routing import DecisionEvent
 from mpp_contracts.topics import INTAKE_APPLICATION, NOTIFY_SMS, ROUTING_DECISION
 from mpp_kit import http
 from mpp_kit.runtime import ServiceRuntime
-from notify import api, handlers
+from notify import api, domain, handlers
 from notify.context import NotifyContext
 from notify.dispatch import Dispatcher, Housekeeping
 from notify.domain import RetryPolicy
@@ -59,7 +59,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     runtime.consume(ROUTING_DECISION, DecisionEvent, name="notify-routing")(
         partial(handlers.on_routing_decision, ctx=ctx)
     )
-    runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="notify-intake")(
+    runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="notify-intake", concerns=domain.may_text)(
         partial(handlers.on_application_event, ctx=ctx)
     )
 

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 
+from mpp_kit.group_commit import GroupCommit
+from notify import reports
 from notify.dispatch import Dispatcher
 from notify.quiet_hours import QuietHours
 from notify.settings import NotifySettings
@@ -20,6 +23,13 @@ class NotifyContext:
     quiet: QuietHours
     pool: asyncpg.Pool | None = None  # set when the runtime has started
     dispatcher: Dispatcher | None = None  # set when the runtime has started
+    # Delivery reports of concurrent webhook calls applied together: one commit per burst, not per report.
+    delivery_reports: GroupCommit[Sequence[reports.Report], int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.delivery_reports = GroupCommit(
+            lambda: self.db, reports.apply_reports, order_by=reports.lock_order
+        )
 
     @property
     def db(self) -> asyncpg.Pool:

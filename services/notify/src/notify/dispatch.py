@@ -54,6 +54,7 @@ from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 
 from mpp_contracts.notify import SmsStatus
+from mpp_kit.group_commit import GroupCommit
 from notify import messages, reports, repository, retention, sweeps
 from notify.domain import RetryPolicy
 from notify.providers.base import LooksUp, SendResult, SmsProvider, TemporaryProviderError
@@ -126,6 +127,10 @@ class Dispatcher:
         self._quiet = quiet or QuietHours.off()
         self._housekeeping = housekeeping or Housekeeping()
         self._wake = asyncio.Event()
+        # The answers of concurrent sends recorded together: one commit for the sends answered meanwhile.
+        self._answers: GroupCommit[tuple[UUID, str, SendResult], None] = GroupCommit(
+            lambda: self._pool, _record_accepted, order_by=lambda answer: answer[0]
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -220,16 +225,21 @@ class Dispatcher:
         were due than tokens were there."""
         holding = self._quiet.quiet_until(datetime.now(UTC)) is not None
         urgent = self._quiet.urgent
-        async with self._pool.acquire() as conn:
-            due = await repository.count_due(conn, limit, urgent_only=holding, urgent=urgent)
-        if not due:
-            return None, [], False
         first = self.selector.ranked()[0]
-        granted = await _tokens(first.limiter, due)
+        if first.limiter is None:
+            due = granted = limit  # no tokens to take first: the claim itself says how many were due
+        else:
+            async with self._pool.acquire() as conn:
+                due = await repository.count_due(conn, limit, urgent_only=holding, urgent=urgent)
+            if not due:
+                return None, [], False
+            granted = await _tokens(first.limiter, due)
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await repository.claim_due(conn, granted, urgent_only=holding, urgent=urgent)
             for row in rows:
                 await messages.set_status(conn, row["id"], "sending", provider=first.name)
+        if not rows:
+            return None, [], False
         return first, list(rows), granted < due
 
     # ------------------------------------------------------------------ one message
@@ -316,15 +326,7 @@ class Dispatcher:
             PROVIDER_PRIORITY.labels(state.name).set(state.effective_priority)
 
     async def _record_accepted(self, message_id: UUID, provider: str, result: SendResult) -> None:
-        status = result.status if result.status in ("sending", "sent", "delivered") else "sending"
-        async with self._pool.acquire() as conn, conn.transaction():
-            await messages.set_status(
-                conn, message_id, status, provider=provider, provider_message_id=result.provider_message_id
-            )
-            # Who took it and its id there (for reports), and that the provider has it.
-            await repository.record_provider(conn, message_id, provider, result.provider_message_id)
-            if result.provider_message_id:
-                await reports.apply_pending(conn, message_id, result.provider_message_id)
+        await self._answers.run((message_id, provider, result))
 
     async def _final(
         self, message_id: UUID, status: SmsStatus, error: str | None, provider: str | None = None
@@ -464,6 +466,19 @@ class Dispatcher:
             if reconcile:
                 next_reconcile = now + policy.reconcile_interval_s
             await asyncio.sleep(max(0.0, min(next_sweep, next_purge, next_reconcile) - loop.time()))
+
+
+async def _record_accepted(conn: asyncpg.Connection, answer: tuple[UUID, str, SendResult]) -> None:
+    """A provider took the message: its status, who took it and its id there (for reports), and any report that
+    overtook this answer."""
+    message_id, provider, result = answer
+    status = result.status if result.status in ("sending", "sent", "delivered") else "sending"
+    await messages.set_status(
+        conn, message_id, status, provider=provider, provider_message_id=result.provider_message_id
+    )
+    await repository.record_provider(conn, message_id, provider, result.provider_message_id)
+    if result.provider_message_id:
+        await reports.apply_pending(conn, message_id, result.provider_message_id)
 
 
 async def _tokens(limiter: AsyncLimiter | None, wanted: int) -> int:

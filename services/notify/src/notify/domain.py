@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from mpp_contracts.intake import ApplicationStatus
+from mpp_contracts.intake import (
+    ApplicationEvent,
+    ApplicationStatus,
+    ApplicationStatusChanged,
+    PhoneVerificationRequested,
+)
 from mpp_contracts.notify import SmsStatus
 from mpp_contracts.routing import (
     AppointmentCancelled,
@@ -32,6 +37,7 @@ __all__ = [
     "DecisionCase",
     "RetryPolicy",
     "decision_case",
+    "may_text",
     "unconfirmed_since",
 ]
 
@@ -78,6 +84,14 @@ STATUS_SMS: Mapping[ApplicationStatus, str | None] = {
     "no_show": None,  # texted from routing's AppointmentMissed (both sites emit this status)
     "awaiting_verification": None,  # its own event (PhoneVerificationRequested) texts the code
 }
+
+
+def may_text(event: ApplicationEvent) -> bool:
+    """Whether one of intake's events can ask for an SMS at all: the others (a submit, most status changes) are
+    skipped by notify's consumer without a transaction."""
+    if isinstance(event, PhoneVerificationRequested):
+        return True
+    return isinstance(event, ApplicationStatusChanged) and STATUS_SMS[event.status] is not None
 
 
 def decision_case(event: DecisionEvent) -> DecisionCase:

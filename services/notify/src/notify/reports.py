@@ -9,6 +9,8 @@ overtaken the send answer (the report raced the recording of ``provider_message_
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -19,7 +21,38 @@ from notify.domain import ORDER
 
 log = logging.getLogger(__name__)
 
-__all__ = ["apply_pending", "apply_report", "parse_reference"]
+__all__ = ["Report", "apply_pending", "apply_report", "apply_reports", "parse_reference"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One delivery report, as any provider's webhook gives it once read."""
+
+    reference: str | None
+    provider_message_id: str | None
+    status: SmsStatus
+    error: str | None = None
+
+
+def lock_order(batch: Sequence[Report]) -> str:
+    """Where a webhook call's reports sort among others applied in the same transaction: by the message they
+    name first, as the send answers do (rows locked in one order do not deadlock)."""
+    first = batch[0] if batch else None
+    return (first.reference or first.provider_message_id or "") if first else ""
+
+
+async def apply_reports(conn: asyncpg.Connection, batch: Sequence[Report]) -> int:
+    """Apply the reports of one webhook call; how many moved a message."""
+    applied = 0
+    for report in batch:
+        applied += await apply_report(
+            conn,
+            reference=report.reference,
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            error=report.error,
+        )
+    return applied
 
 
 def parse_reference(value: str | None) -> UUID | None:

@@ -18,7 +18,7 @@ from mpp_contracts.topics import (
 )
 from mpp_kit import http
 from mpp_kit.runtime import ServiceRuntime
-from routing import api, handlers, no_shows
+from routing import api, domain, handlers, no_shows
 from routing.context import RoutingContext
 from routing.days_off import load_days_off
 from routing.metrics import refresh_free_slots
@@ -47,7 +47,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         sites=runtime.read_model(CATALOG_SITE, SiteChanged, lambda e: e.site, before_consuming=True),
         days_off=load_days_off(settings.cuti_bersama_file),
     )
-    runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="routing")(
+    runtime.consume(INTAKE_APPLICATION, ApplicationEvent, name="routing", concerns=domain.concerns_routing)(
         functools.partial(handlers.on_application, ctx=ctx)
     )
 

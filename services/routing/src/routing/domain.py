@@ -21,7 +21,13 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from mpp_contracts.catalog import WEEKDAYS, AgencyHours, ServiceAvailability, SiteState
-from mpp_contracts.intake import ApplicationStatus, ApplicationSubmitted
+from mpp_contracts.intake import (
+    ApplicationEvent,
+    ApplicationStatus,
+    ApplicationStatusChanged,
+    ApplicationSubmitted,
+    PhoneVerificationRequested,
+)
 from mpp_contracts.routing import (
     ApplicationForwarded,
     ApplicationRouted,
@@ -39,6 +45,16 @@ FALLBACK_SLOT_MINUTES = 30
 ARRIVED: frozenset[ApplicationStatus] = frozenset(
     {"checked_in", "in_progress", "ready_for_pickup", "sent_to_origin", "completed", "rejected"}
 )
+
+
+def concerns_routing(event: ApplicationEvent) -> bool:
+    """Whether one of intake's events asks anything of routing: a submit, a change request, a cancellation or an
+    arrival. The others (a code sent, most status changes) are skipped without a transaction."""
+    if isinstance(event, PhoneVerificationRequested):
+        return False
+    if isinstance(event, ApplicationStatusChanged):
+        return event.status == "cancelled" or event.status in ARRIVED
+    return True
 
 
 # ------------------------------------------------------------------ calendar
