@@ -10,9 +10,10 @@ sites: 70 % services offered locally, 30 % central-only (booked at MPP Kukar unt
 as quota_full, which scans the whole horizon: the dearest case).
 
 Phases:
-1. raw: an AIOKafkaConsumer reads the topic from the start, committing after every message (the delivery contract
-   of routing's consumer: at least once, offset committed after the work), and, for reference, in batches
-   without commits;
+1. raw: an AIOKafkaConsumer reads the topic from the start, committing after every message (at least once, offset
+   committed after the work, one message at a time), committing after each poll of up to BATCH_MAX_RECORDS (the
+   delivery contract of routing's consumer since it takes a poll's batch per transaction), and, for reference,
+   in batches without commits;
 2. routing: `create_app(settings)` started as `uvicorn --factory` would (read models, consumer, outbox relay
    publishing to the broker); the rate is decisions recorded over the time between the first and the last one.
 """
@@ -40,6 +41,7 @@ from mpp_contracts.topics import ALL_SHARED, CATALOG_SERVICE, CATALOG_SITE, INTA
 from mpp_devstack.kafka import LocalKafka
 from mpp_devstack.platform import create_database
 from mpp_devstack.postgres import LocalPostgres, prepare_runtime_dir
+from mpp_kit.consumer import BATCH_MAX_RECORDS
 from mpp_kit.topics import ensure_topics
 from routing.app import create_app
 from routing.context import RoutingContext
@@ -85,7 +87,7 @@ async def prefill(bootstrap: str, count: int) -> None:
         await producer.stop()
 
 
-async def raw_rate(bootstrap: str, count: int, commit_each: bool) -> float:
+async def raw_rate(bootstrap: str, count: int, commit_each: bool, commit_batches: bool = False) -> float:
     consumer = AIOKafkaConsumer(
         INTAKE_APPLICATION.name,
         bootstrap_servers=bootstrap,
@@ -105,8 +107,10 @@ async def raw_rate(bootstrap: str, count: int, commit_each: bool) -> float:
                 await consumer.commit()
                 read += 1
             else:
-                batches = await consumer.getmany(timeout_ms=1000)
+                batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH_MAX_RECORDS)
                 read += sum(len(records) for records in batches.values())
+                if commit_batches:
+                    await consumer.commit()
         return (read - 1) / (time.perf_counter() - started)
     finally:
         await consumer.stop()
@@ -139,12 +143,17 @@ async def run(args: argparse.Namespace, bootstrap: str, dsn: str) -> None:
     await raw_rate(bootstrap, min(500, args.applications), commit_each=True)  # warm-up
     raw_each = await raw_rate(bootstrap, args.applications, commit_each=True)
     raw_batch = await raw_rate(bootstrap, args.applications, commit_each=False)
+    raw_polls = await raw_rate(bootstrap, args.applications, commit_each=False, commit_batches=True)
     decided, mix = await routing_rate(bootstrap, dsn, args.applications, args.timeout)
     print(f"applications                     {args.applications} (pre-filled, 3 partitions, loopback)")
     print(f"raw aiokafka, commit each        {raw_each:9.1f} messages/s")
     print(f"raw aiokafka, batches, no commit {raw_batch:9.1f} messages/s")
+    print(
+        f"raw aiokafka, commit each poll   {raw_polls:9.1f} messages/s   (up to {BATCH_MAX_RECORDS} a poll, as routing)"
+    )
     print(f"routing decisions                {decided:9.1f} decisions/s   {dict(sorted(mix.items()))}")
     print(f"ratio to commit-each             {decided / raw_each:9.2f}   (target >= 0.50)")
+    print(f"ratio to commit-each-poll        {decided / raw_polls:9.3f}")
     print(f"ratio to batch reads             {decided / raw_batch:9.3f}")
 
 
