@@ -122,20 +122,10 @@ async def reports_recorded(notify_dsn: str) -> int:
         await conn.close()
 
 
-def checklist_of(platform: Platform) -> list[dict[str, str]]:
-    """Every mandatory requirement ticked, as the operator does at the counter."""
-    catalogue = httpx.get(f"{platform.url('catalog')}/services/{SERVICE}", timeout=10).json()
-    return [
-        {"requirement": item["name"], "provided": item["form"]}
-        for item in catalogue.get("requirements", [])
-        if isinstance(item, dict) and not item.get("optional")
-    ]
-
-
 async def load(
     platform: Platform, sites: list[str], count: int, concurrency: int, timeout: float
 ) -> dict[str, Any]:
-    checklist = await asyncio.to_thread(checklist_of, platform)
+    checklist = await asyncio.to_thread(platform.provided_checklist, SERVICE)
     run_id = uuid.uuid4().hex[:8]
     submitted_at: dict[str, datetime] = {}
     submit_latency: list[float] = []

@@ -85,6 +85,16 @@ class Platform:
         """The bearer token of the one operator each local intake has (`operator-<site>`)."""
         return f"{self._operator_secret}-{site}"
 
+    def provided_checklist(self, service_code: str) -> list[dict[str, str]]:
+        """Every mandatory requirement of a service ticked as provided, as an operator does at the counter (the
+        catalogue says which ones it has)."""
+        detail = httpx.get(f"{self.url('catalog')}/services/{service_code}", timeout=10).json()
+        return [
+            {"requirement": item["name"], "provided": item["form"]}
+            for item in detail.get("requirements", [])
+            if isinstance(item, dict) and not item.get("optional")
+        ]
+
     def supervisor_token(self, site: str) -> str:
         """The bearer token of each local intake's supervisor (`supervisor-<site>`: may also cancel and erase)."""
         return f"{self._operator_secret}-supervisor-{site}"

@@ -14,8 +14,6 @@ import signal
 import threading
 from pathlib import Path
 
-import httpx
-
 from mpp_devstack.infra import infrastructure
 from mpp_devstack.kafka import REPO_ROOT
 from mpp_devstack.platform import DEFAULT_SITES, Platform
@@ -93,6 +91,8 @@ def _explain(platform: Platform) -> None:
         f"    -H 'Authorization: Bearer {platform.operator_token(site)}' -H 'Content-Type: application/json' \\",
         '    -d \'{"status": "ready_for_pickup"}\'',
         "",
+        f"Cancelling and erasing need the site's supervisor: Bearer {platform.supervisor_token(site)}",
+        "",
         f"The web: the public portal at {platform.url('web')}/ and the counter console at "
         f"{platform.url('web')}/masuk. Development logins (username / password):",
         *[
@@ -112,12 +112,7 @@ if __name__ == "__main__":
 def _example_submit(platform: Platform) -> dict[str, object]:
     """A counter submit of Akta Kelahiran with every mandatory requirement ticked, as the catalogue lists them."""
     code = "DUKCAPIL-AKTA-LAHIR"
-    detail = httpx.get(f"{platform.url('catalog')}/services/{code}", timeout=5).json()
-    checklist = [
-        {"requirement": item["name"], "provided": item["form"]}
-        for item in detail.get("requirements", [])
-        if isinstance(item, dict) and not item.get("optional")
-    ]
+    checklist = platform.provided_checklist(code)
     return {
         "service_code": code,
         "channel": "counter",
