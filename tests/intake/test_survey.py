@@ -293,6 +293,11 @@ async def test_the_summary_counts_the_days_asked_in_the_sites_time(intake: Intak
     for far in ({"from": "0001-01-01"}, {"to": "9999-12-31"}):
         refused = await intake.client.get("/surveys/summary", params=far, headers=intake.operator())
         assert refused.status_code == 422, refused.text  # never a 500 from a day a timestamp cannot hold
+    misspelt = await intake.client.get(
+        "/surveys/summary", params={"form": "2026-03-01"}, headers=intake.operator()
+    )
+    assert misspelt.status_code == 422, "an unknown parameter is refused, not read as the default period"
+    assert misspelt.json()["error"]["fields"][0]["field"] == "form"
 
 
 async def test_ready_for_pickup_is_not_yet_the_survey(intake: Intake) -> None:

@@ -139,7 +139,39 @@ def login_of(platform: Platform, role: str, site: str) -> tuple[str, str]:
     return next((u, p) for u, p, r, s in platform.web_logins() if r == role and s == site)
 
 
-def test_counter_application_at_loa_kulu_to_ready_and_not_seen_at_tabang(
+def track(browser: WebDriver, web: str, tracking: str, last4: str) -> None:
+    """The portal's tracking form, sent; the answer (or the refusal) is on the page."""
+    browser.get(f"{web}/lacak?kode={tracking}")
+    fill(browser, "f-hp4", last4)
+    submit(browser, "main form[action='/lacak']")
+    wait_for(browser, lambda: bool(browser.find_elements(By.ID, "hasil")), "the tracking answer", 10)
+
+
+def survey_responses(browser: WebDriver) -> int:
+    """The number of responses the console's satisfaction index (/konter/survei) counts."""
+    found = re.search(r"Jumlah responden: (\d+)", browser.find_element(By.TAG_NAME, "main").text)
+    assert found, f"no response count on {browser.current_url}"
+    return int(found.group(1))
+
+
+def no_sideways_scrolling(browser: WebDriver, width: int) -> None:
+    """At `width` px the page fits: nothing to scroll sideways to (WCAG 1.4.10 reflow)."""
+    browser.set_window_size(width, 900)
+    try:
+        scroll, client = browser.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth]"
+        )
+        assert scroll <= client, f"{browser.current_url} at {width} px scrolls sideways: {scroll} > {client}"
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+# The survey's answers in the test (u1..u9, each 1-4): IKM = 33/9 x 25 = 91,67, mutu A (Sangat Baik).
+SURVEY_SCORES = (4, 3, 4, 4, 3, 4, 4, 3, 4)
+SURVEY_FORM = "main form[action='/lacak/survei/kirim']"
+
+
+def test_counter_application_at_loa_kulu_to_hand_over_and_survey_and_not_seen_at_tabang(
     platform: Platform, browser: WebDriver, look: Look
 ) -> None:
     web = platform.url("web")
@@ -186,6 +218,81 @@ def test_counter_application_at_loa_kulu_to_ready_and_not_seen_at_tabang(
     browser.get(f"{web}/konter/siap-diambil")
     assert tracking in browser.page_source
     look("siap-diambil")
+
+    # The site's satisfaction index before this applicant answers (the session's tests share the platform).
+    browser.get(f"{web}/konter/survei")
+    responses_before = survey_responses(browser)
+
+    # Hand-over: the applicant collects the document, the application is completed.
+    browser.get(application_url)
+    browser.find_element(By.ID, "s-completed").click()
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/status'] button[type=submit]").click()
+    wait_for(browser, lambda: "pesan=diubah" in browser.current_url, "the hand-over")
+    assert "Selesai" in browser.find_element(By.CSS_SELECTOR, "h2 .status").text
+
+    # The applicant tracks it on the portal and is offered the satisfaction survey (SKM).
+    browser.delete_all_cookies()
+    track(browser, web, tracking, phone[-4:])
+    offer = browser.find_element(By.CSS_SELECTOR, "main form[action='/lacak/survei'] button[type=submit]")
+    assert offer.text == "Isi Survei Kepuasan"
+    look("lacak-selesai")
+    offer.click()
+    wait_for(browser, lambda: bool(browser.find_elements(By.CSS_SELECTOR, SURVEY_FORM)), "the survey form")
+    assert len(browser.find_elements(By.CSS_SELECTOR, f"{SURVEY_FORM} fieldset")) == len(SURVEY_SCORES)
+    no_sideways_scrolling(browser, 360)
+    look("survei")
+    # Sent unanswered: every question says what is missing, the summary links to it.
+    submit(browser, SURVEY_FORM)
+    wait_for(browser, lambda: bool(browser.find_elements(By.ID, "g-u1")), "the unanswered survey refused")
+    assert "Pilih salah satu jawaban" in browser.find_element(By.ID, "g-u9").text
+    no_sideways_scrolling(browser, 360)
+    look("survei-galat")
+    for number, score in enumerate(SURVEY_SCORES, start=1):
+        answer = browser.find_element(
+            By.CSS_SELECTOR, f"{SURVEY_FORM} input[name=u{number}][value='{score}']"
+        )
+        browser.find_element(By.CSS_SELECTOR, f"label[for='{answer.get_attribute('id')}']").click()
+        assert answer.is_selected()
+    fill(browser, "f-saran", "Ruang tunggu perlu kipas angin.")
+    no_sideways_scrolling(browser, 360)
+    sent = browser.execute_script(
+        "return Array.from(new FormData(document.querySelector(arguments[0])))", SURVEY_FORM
+    )
+    submit(browser, SURVEY_FORM)
+    wait_for(browser, lambda: browser.current_url.endswith("/lacak/survei/terima-kasih"), "the survey sent")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Terima kasih"
+    look("survei-terima-kasih")
+
+    # The same answers again (another tab, a reload): taken as answered, not counted twice.
+    browser.get(f"{web}/lacak")
+    browser.execute_script(
+        """const form = Object.assign(document.createElement('form'), {method: 'post', action: arguments[0]});
+        for (const [name, value] of arguments[1]) {
+          form.append(Object.assign(document.createElement('input'), {type: 'hidden', name, value}));
+        }
+        document.body.append(form);
+        form.submit();""",
+        "/lacak/survei/kirim",
+        sent,
+    )
+    wait_for(
+        browser, lambda: browser.current_url.endswith("/lacak/survei/terima-kasih"), "the survey sent again"
+    )
+    # Tracking again: answered already, no survey offered.
+    track(browser, web, tracking, phone[-4:])
+    answer = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=hasil]").text
+    assert "survei kepuasan untuk permohonan ini sudah diisi" in answer
+    assert not browser.find_elements(By.CSS_SELECTOR, "main form[action='/lacak/survei']")
+
+    # The operator's console counts the one response in the site's IKM.
+    log_in(browser, web, *login_of(platform, "operator", "loa-kulu"))
+    browser.get(f"{web}/konter/survei")
+    assert survey_responses(browser) == responses_before + 1
+    summary = browser.find_element(By.TAG_NAME, "main").text
+    assert "Nilai IKM:" in summary and "Mutu pelayanan:" in summary
+    if responses_before == 0:
+        assert "Nilai IKM: 91,67" in summary and "Mutu pelayanan: A (Sangat Baik)" in summary
+    look("survei-ringkasan")
 
     # Tabang's operator: the application does not exist for them.
     log_in(browser, web, *login_of(platform, "operator", "tabang"))
@@ -242,10 +349,7 @@ def test_online_passport_application_at_tabang_is_tracked_to_its_appointment(
     look("terkirim")
 
     def appointment_shown() -> bool:
-        browser.get(f"{web}/lacak?kode={tracking}")
-        fill(browser, "f-hp4", phone[-4:])
-        submit(browser)
-        wait_for(browser, lambda: bool(browser.find_elements(By.ID, "hasil")), "the tracking answer", 10)
+        track(browser, web, tracking, phone[-4:])
         return "Jadwal kedatangan" in browser.page_source
 
     wait_for(browser, appointment_shown, "the central appointment in tracking", timeout=45)

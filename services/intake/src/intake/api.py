@@ -26,6 +26,7 @@ from intake.schemas import (
     ReadyMark,
     RescheduleRequest,
     StatusChange,
+    SurveyPeriod,
     SurveyRecorded,
     SurveySubmission,
     SurveySummary,
@@ -508,23 +509,12 @@ async def search(
 async def survey_summary(
     ctx: Ctx,
     operator: OperatorOf,
-    from_: Annotated[
-        date | None,
-        Query(
-            alias="from",
-            description="The first day counted (YYYY-MM-DD, the site's day); the first day of the current "
-            "half-year by default",
-        ),
-    ] = None,
-    to: Annotated[
-        date | None,
-        Query(description="The last day counted (YYYY-MM-DD); today where the site is by default"),
-    ] = None,
+    period: Annotated[SurveyPeriod, Query()],
 ) -> SurveySummary:
     """The satisfaction index (IKM, PermenPANRB 14/2017) of the operator's own site over the survey responses
     answered on those days: how many, the average score (NRR) of each of the nine elements, IKM = (sum of NRR x
     1/9) x 25 and its quality band (mutu: A Sangat Baik, B Baik, C Kurang Baik, D Tidak Baik). Another site's
     operator counts only their own site's responses (here, none)."""
     return await operations.survey_summary(
-        ctx.pool, site=this_site(ctx), operator=operator, first_day=from_, last_day=to
+        ctx.pool, site=this_site(ctx), operator=operator, first_day=period.from_, last_day=period.to
     )

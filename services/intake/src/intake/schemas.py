@@ -371,3 +371,20 @@ class SurveySummary(BaseModel):
         description="mutu pelayanan: A 88.31-100, B 76.61-88.30, C 65.00-76.60, D 25.00-64.99"
     )
     quality: str | None = Field(description="the band's name: Sangat Baik, Baik, Kurang Baik, Tidak Baik")
+
+
+class SurveyPeriod(ApiModel):
+    """The days a survey summary counts; any other query parameter is refused (a misspelt `form=` must not
+    silently give the default period)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: date | None = Field(
+        default=None,
+        alias="from",
+        description="The first day counted (YYYY-MM-DD, the site's day); the first day of the current half-year "
+        "by default",
+    )
+    to: date | None = Field(
+        default=None, description="The last day counted (YYYY-MM-DD); today where the site is by default"
+    )

@@ -473,6 +473,8 @@ async def _record_accepted(conn: asyncpg.Connection, answer: tuple[UUID, str, Se
     overtook this answer."""
     message_id, provider, result = answer
     status = result.status if result.status in ("sending", "sent", "delivered") else "sending"
+    if result.provider_message_id:
+        await repository.lock_provider_message_id(conn, result.provider_message_id)
     await messages.set_status(
         conn, message_id, status, provider=provider, provider_message_id=result.provider_message_id
     )

@@ -75,6 +75,7 @@ async def apply_report(
     """Apply one report; True when it moved a message. Unknown ids and duplicates change nothing."""
     message_id = parse_reference(reference)
     if message_id is None and provider_message_id:
+        await repository.lock_provider_message_id(conn, provider_message_id)
         message_id = await repository.message_id_by_provider_id(conn, provider_message_id)
         if message_id is None:
             # A later status replaces an earlier one, never the reverse (same order as messages.set_status).

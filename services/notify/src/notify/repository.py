@@ -127,6 +127,15 @@ async def messages_for_ops(
     )
 
 
+async def lock_provider_message_id(conn: asyncpg.Connection, provider_message_id: str) -> None:
+    """Serialise, until commit, the two writers that meet on a provider's id: the send answer recording it and a
+    report naming only it. Without this, a report read before the answer committed, kept as unmatched, and
+    committed after the answer looked for unmatched reports, would never be applied."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('sms-provider-id/' || $1))", provider_message_id
+    )
+
+
 async def message_id_by_provider_id(conn: asyncpg.Connection, provider_message_id: str) -> UUID | None:
     found: UUID | None = await conn.fetchval(
         "SELECT id FROM sms_message WHERE provider_message_id = $1 ORDER BY created_at DESC LIMIT 1",
