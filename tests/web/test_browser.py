@@ -280,8 +280,8 @@ def test_counter_application_at_loa_kulu_to_hand_over_and_survey_and_not_seen_at
     )
     # Tracking again: answered already, no survey offered.
     track(browser, web, tracking, phone[-4:])
-    answer = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=hasil]").text
-    assert "survei kepuasan untuk permohonan ini sudah diisi" in answer
+    tracked = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=hasil]").text
+    assert "survei kepuasan untuk permohonan ini sudah diisi" in tracked
     assert not browser.find_elements(By.CSS_SELECTOR, "main form[action='/lacak/survei']")
 
     # The operator's console counts the one response in the site's IKM.
