@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from intake.app import create_app
 from intake.domain import (
     FINAL,
+    KABUPATEN_KOTA_CODES,
     OPERATOR_MOVES,
     PROVINCE_CODES,
     TRANSITIONS,
@@ -64,7 +65,8 @@ def test_there_are_38_provinces() -> None:
 
 provinces = st.sampled_from(sorted(PROVINCE_CODES))
 not_provinces = st.integers(0, 99).map(lambda n: f"{n:02d}").filter(lambda c: c not in PROVINCE_CODES)
-area = st.integers(1, 99).map(lambda n: f"{n:02d}")  # kabupaten/kota or kecamatan: never 00
+regencies = st.sampled_from(sorted(KABUPATEN_KOTA_CODES))  # province + kabupaten/kota, as listed
+area = st.integers(1, 99).map(lambda n: f"{n:02d}")  # a kecamatan: never 00
 births = st.dates(date(1930, 1, 1), date(2029, 12, 31))
 serials = st.integers(1, 9999).map(lambda n: f"{n:04d}")
 
@@ -76,7 +78,7 @@ def birth_digits(born: date, woman: bool) -> str:
 @st.composite
 def valid_niks(draw: st.DrawFn) -> str:
     born = draw(births)
-    return draw(provinces) + draw(area) + draw(area) + birth_digits(born, draw(st.booleans())) + draw(serials)
+    return draw(regencies) + draw(area) + birth_digits(born, draw(st.booleans())) + draw(serials)
 
 
 @given(valid_niks(), st.lists(st.integers(0, 16), max_size=4))
@@ -95,8 +97,22 @@ def test_a_nik_outside_the_38_provinces_is_refused(nik: str, province: str) -> N
 
 @given(valid_niks(), st.sampled_from([2, 4]))
 def test_a_nik_with_kabupaten_or_kecamatan_00_is_refused(nik: str, at: int) -> None:
-    with pytest.raises(ValueError, match="kabupaten"):
+    with pytest.raises(ValueError, match="kabupaten/kota" if at == 2 else "kecamatan"):
         validate_nik(nik[:at] + "00" + nik[at + 2 :])
+
+
+@given(valid_niks(), st.integers(1, 99).map(lambda n: f"{n:02d}"))
+def test_a_nik_with_a_kabupaten_kota_not_of_its_province_is_refused(nik: str, regency: str) -> None:
+    if nik[:2] + regency in KABUPATEN_KOTA_CODES:
+        return
+    with pytest.raises(ValueError, match="kabupaten/kota"):
+        validate_nik(nik[:2] + regency + nik[4:])
+
+
+def test_the_kabupaten_kota_list_has_every_province_and_kukar() -> None:
+    assert {code[:2] for code in KABUPATEN_KOTA_CODES} == set(PROVINCE_CODES)
+    assert "6402" in KABUPATEN_KOTA_CODES  # Kutai Kartanegara
+    assert "9101" in KABUPATEN_KOTA_CODES  # Papua's code before the 2022 split: NIKs issued then keep it
 
 
 @given(valid_niks(), st.integers(13, 99) | st.just(0))

@@ -3,6 +3,7 @@ the requirements checklist, what tracking tells an applicant, and the satisfacti
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
 import json
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from importlib import resources
 from typing import Literal
 
 from mpp_contracts.catalog import RequirementItem
@@ -30,9 +32,8 @@ _ASCII_DIGITS = frozenset("0123456789")
 
 # The 38 province codes (kode wilayah) of Kepmendagri No. 100.1.1-6117 Tahun 2022 (kode dan data wilayah
 # administrasi pemerintahan), which added 93-96 for the provinces split from Papua in 2022; a NIK starts with
-# the code of the province where it was issued. Kabupaten/kota codes (digits 3-4) are not checked against a
-# list, for want of a source that ships them (the PyPI package `areaid` 1.1.2 numbers regions with its own ids,
-# not Kemendagri's); "00" is never one.
+# the code of the province where it was issued. The kabupaten/kota codes (digits 3-4) come from data/
+# kabupaten_kota.csv, whose header names its source.
 PROVINCE_CODES: dict[str, str] = {
     "11": "Aceh",
     "12": "Sumatera Utara",
@@ -81,6 +82,20 @@ def new_tracking_code() -> str:
     return f"{chars[:4]}-{chars[4:]}"
 
 
+def _kabupaten_kota_codes() -> frozenset[str]:
+    text = resources.files("intake").joinpath("data/kabupaten_kota.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return frozenset(row["code"].replace(".", "") for row in rows)
+
+
+# Every kabupaten/kota code listed since 2016 (a NIK keeps the code of its first registration: Papua's before the
+# 2022 split are there). Not in those lists: the codes Kalimantan Utara's regencies and Tarakan had in province
+# 64 until UU No. 20 Tahun 2012 moved them to 65 as 65.01-65.04 and 65.71. Which old code was which is not in
+# the sources here, so the five 64.xx numbers left free since (64.04-64.06, 64.10, 64.73) are all accepted: a
+# NIK from there issued before 2012 must not be refused.
+KABUPATEN_KOTA_CODES: frozenset[str] = _kabupaten_kota_codes() | {"6404", "6405", "6406", "6410", "6473"}
+
+
 def validate_nik(value: str) -> str:
     """A NIK is 16 digits: province (2), kabupaten/kota (2), kecamatan (2), birth date DDMMYY (+40 on the day for
     women), serial (4). Only the shape is checked, not the civil registry.
@@ -92,8 +107,10 @@ def validate_nik(value: str) -> str:
         raise ValueError("must be exactly 16 digits (0-9)")
     if nik[:2] not in PROVINCE_CODES:
         raise ValueError("does not start with a valid province code")
-    if nik[2:4] == "00" or nik[4:6] == "00":
-        raise ValueError("does not contain a valid kabupaten/kota and kecamatan code")
+    if nik[:4] not in KABUPATEN_KOTA_CODES:
+        raise ValueError("does not contain a valid kabupaten/kota code")
+    if nik[4:6] == "00":
+        raise ValueError("does not contain a valid kecamatan code")
     day, month, year = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     if day > 40:
         day -= 40

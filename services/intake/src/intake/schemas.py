@@ -53,7 +53,8 @@ class Applicant(ApiModel):
     name: str = Field(min_length=1, max_length=120, description="Full name as on the KTP")
     nik: Nik = Field(
         description="Nomor Induk Kependudukan: 16 ASCII digits 0-9 (spaces ignored): a province code of "
-        "Kepmendagri 100.1.1-6117/2022 (11-96, 38 codes), kabupaten/kota and kecamatan codes other than 00, "
+        "Kepmendagri 100.1.1-6117/2022 (11-96, 38 codes), a kabupaten/kota code of that province (Kepmendagri "
+        "lists since 2016), a kecamatan code other than 00, "
         "birth date DDMMYY (day + 40 for women), a serial other than 0000",
         examples=["6402024101900001"],
     )
