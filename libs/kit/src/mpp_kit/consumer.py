@@ -80,7 +80,6 @@ class InboxConsumer(Generic[E]):
     # Records sent to the DLQ by this process: a NACK rewinds to the start of the poll, so one dead-lettered
     # earlier in it comes again and must not be dead-lettered twice (kept in insertion order, bounded).
     _dead: dict[tuple[str, int, int], None] = field(default_factory=dict)
-    _last_error: Exception = field(default_factory=Exception)
     processed: int = 0
     skipped: int = 0
     duplicates: int = 0
@@ -90,15 +89,18 @@ class InboxConsumer(Generic[E]):
     async def process(self, msg: Any) -> None:
         """One record (a subscriber without batches, tests): a failure with attempts left raises (NACK), and the
         record is delivered again."""
-        await self._process_record(msg.raw_message, getattr(msg, "consumer", None), retry_here=False)
+        record = msg.raw_message
+        self._record_lag(record, getattr(msg, "consumer", None))
+        await self._process_record(record, retry_here=False)
 
     async def process_batch(self, msg: Any) -> None:
         """The records of one poll: one transaction for all of them; one by one when that fails."""
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         consumer = getattr(msg, "consumer", None)
-        events: list[tuple[Any, E]] = []
         for record in records:
             self._record_lag(record, consumer)
+        events: list[tuple[Any, E]] = []
+        for record in records:
             where = (record.topic, record.partition, record.offset)
             if where in self._attempts or where in self._dead:
                 break  # a record that failed before: one by one, so its attempts are counted
@@ -107,7 +109,7 @@ class InboxConsumer(Generic[E]):
             except ValidationError:
                 break  # one by one: it goes to the DLQ in its place, the others around it are handled
         if len(events) < len(records) or len(records) == 1:
-            await self._one_by_one(records, consumer)
+            await self._one_by_one(records)
             return
         if self.concerns is not None:
             ours = [(record, event) for record, event in events if self.concerns(event)]
@@ -162,7 +164,7 @@ class InboxConsumer(Generic[E]):
                 "batch failed; its records are handled one by one",
                 extra={"consumer": self.name, "records": len(records), "error_type": type(exc).__name__},
             )
-            await self._one_by_one(records, consumer)
+            await self._one_by_one(records)
             return
         committed = records if stopped_at is None else records[:stopped_at]
         self.processed += len(handled)
@@ -171,33 +173,33 @@ class InboxConsumer(Generic[E]):
             self._count(record.topic, "processed" if position in handled else "duplicate")
         if stopped_at is not None and error is not None:
             again = await self._failed(records[stopped_at], error)
-            await self._one_by_one(records[stopped_at if again else stopped_at + 1 :], consumer)
+            await self._one_by_one(records[stopped_at if again else stopped_at + 1 :])
 
-    async def _one_by_one(self, records: tuple[Any, ...], consumer: Any) -> None:
+    async def _one_by_one(self, records: tuple[Any, ...]) -> None:
         for record in records:
-            await self._process_record(record, consumer, retry_here=True)
+            await self._process_record(record, retry_here=True)
 
-    async def _process_record(self, record: Any, consumer: Any, *, retry_here: bool) -> None:
+    async def _process_record(self, record: Any, *, retry_here: bool) -> None:
         """One record in its own transaction. A failure with attempts left is tried again here after its backoff
         (`retry_here`: no rewind, so the records before it in the poll do not come back) or raised (NACK)."""
-        while not await self._attempt(record, consumer):
+        while (error := await self._attempt(record)) is not None:
             if not retry_here:
-                raise self._last_error
+                raise error
 
-    async def _attempt(self, record: Any, consumer: Any) -> bool:
-        """True when the record is done with (handled, a duplicate, skipped or dead-lettered)."""
+    async def _attempt(self, record: Any) -> Exception | None:
+        """None when the record is done with (handled, a duplicate, skipped or dead-lettered); the handler's error
+        when it is to be tried again."""
         where = (record.topic, record.partition, record.offset)
-        self._record_lag(record, consumer)
         if where in self._dead:
-            return True  # in the DLQ already: a rewind brought it back
+            return None  # in the DLQ already: a rewind brought it back
         try:
             event = self.parse(record.value or b"")
         except ValidationError as exc:
             await self._dead_letter(record, exc, 1)
-            return True
+            return None
         if self.concerns is not None and not self.concerns(event):
             self._skip([record])
-            return True
+            return None
         try:
             async with self.pool().acquire() as conn, conn.transaction():
                 fresh = await conn.fetchval(
@@ -208,7 +210,7 @@ class InboxConsumer(Generic[E]):
                 if not fresh:
                     self.duplicates += 1
                     self._count(record.topic, "duplicate")
-                    return True
+                    return None
                 with _span_of(record):
                     await self.handler(conn, event)
             self.processed += 1
@@ -223,9 +225,8 @@ class InboxConsumer(Generic[E]):
                     self._outage(record, 1)
                     raise  # NACK: FastStream seeks back to the poll's first record and delivers it again
             if await self._failed(record, exc):
-                self._last_error = exc
-                return False
-        return True
+                return exc
+        return None
 
     async def _failed(self, record: Any, exc: Exception) -> bool:
         """A handler failed (not an outage): one attempt spent. Out of attempts (or a PermanentError), the record
