@@ -48,7 +48,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         ROUTING_DECISION,
         DecisionEvent,
         name=f"intake-{site_id}-decisions",
-        concerns=lambda event: event.origin_site_id == site_id,
+        concerns=functools.partial(handlers.is_this_sites, ctx=ctx),
     )(functools.partial(handlers.on_decision, ctx=ctx))
     runtime.consume(inbox, InboxEvent, name=f"intake-{site_id}-inbox")(
         functools.partial(handlers.on_inbox, ctx=ctx)

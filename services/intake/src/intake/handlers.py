@@ -31,9 +31,14 @@ from mpp_contracts.routing import (
 from mpp_kit.sealing import PHONE, SealingError, unseal
 
 
+def is_this_sites(event: DecisionEvent, ctx: IntakeContext) -> bool:
+    """Whether a decision is about an application submitted here (every site reads the whole topic)."""
+    return event.origin_site_id == ctx.settings.site_id
+
+
 async def on_decision(conn: asyncpg.Connection, event: DecisionEvent, ctx: IntakeContext) -> None:
-    if event.origin_site_id != ctx.settings.site_id:
-        return  # another site's application
+    if not is_this_sites(event, ctx):
+        return  # another site's application (the consumer skips those before; a direct call may not)
     if isinstance(event, ApplicationRouted):
         await on_routed(conn, event, ctx)
     else:
