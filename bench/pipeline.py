@@ -51,14 +51,21 @@ LIFTED = {
 COMMITS = "SELECT datname, xact_commit FROM pg_stat_database WHERE datname IS NOT NULL"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children so far (Linux /proc), in seconds."""
+def process_cpu(stat: Path, *, children: bool) -> tuple[str, float]:
+    """(command, CPU seconds so far) of one process from its /proc/<pid>/stat: user + system time, plus its
+    waited-for children's when `children`; ("", 0.0) for a process gone meanwhile."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        head, _, rest = stat.read_text().rpartition(")")
     except OSError:
-        return 0.0
-    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        return "", 0.0
+    fields = rest.split()
+    ticks = sum(int(value) for value in fields[11 : 15 if children else 13])  # utime, stime[, cutime, cstime]
+    return head.partition("(")[2], ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children so far, in seconds."""
+    return process_cpu(Path(f"/proc/{pid}/stat"), children=True)[1]
 
 
 def cpu_by_program(*programs: str) -> dict[str, float]:
@@ -66,13 +73,9 @@ def cpu_by_program(*programs: str) -> dict[str, float]:
     the broker's JVM), summed per program."""
     found = dict.fromkeys(programs, 0.0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, _, rest = stat.read_text().rpartition(")")
-        except OSError:
-            continue
-        command = head.partition("(")[2]
+        command, seconds = process_cpu(stat, children=False)
         if command in found:
-            found[command] += sum(int(value) for value in rest.split()[11:13]) / os.sysconf("SC_CLK_TCK")
+            found[command] += seconds
     return found
 
 
