@@ -33,6 +33,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+import uvloop
+from cpu import cpu_by_program, cpu_seconds, machine_cpu_seconds
 from intake_submit import raw_rate
 
 from mpp_devstack.infra import infrastructure
@@ -49,41 +51,6 @@ LIFTED = {
     "log_level": "warning",
 }
 COMMITS = "SELECT datname, xact_commit FROM pg_stat_database WHERE datname IS NOT NULL"
-
-
-def process_cpu(stat: Path, *, children: bool) -> tuple[str, float]:
-    """(command, CPU seconds so far) of one process from its /proc/<pid>/stat: user + system time, plus its
-    waited-for children's when `children`; ("", 0.0) for a process gone meanwhile."""
-    try:
-        head, _, rest = stat.read_text().rpartition(")")
-    except OSError:
-        return "", 0.0
-    fields = rest.split()
-    ticks = sum(int(value) for value in fields[11 : 15 if children else 13])  # utime, stime[, cutime, cstime]
-    return head.partition("(")[2], ticks / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children so far, in seconds."""
-    return process_cpu(Path(f"/proc/{pid}/stat"), children=True)[1]
-
-
-def cpu_by_program(*programs: str) -> dict[str, float]:
-    """CPU seconds so far of every live process whose command is one of `programs` (PostgreSQL's backends,
-    the broker's JVM), summed per program."""
-    found = dict.fromkeys(programs, 0.0)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        command, seconds = process_cpu(stat, children=False)
-        if command in found:
-            found[command] += seconds
-    return found
-
-
-def machine_cpu_seconds() -> float:
-    """Busy CPU time of the whole machine so far (all processes: broker, database, services, this driver)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float]) -> str:
@@ -262,8 +229,8 @@ def main() -> None:
             "contact_sealing_key": secrets["contact_sealing_key"],
             "nik_encryption_key": secrets["nik_encryption_key"],
         }
-        asyncio.run(raw_rate(raw_db, 200, args.concurrency, args.timeout, keys))
-        raw = asyncio.run(raw_rate(raw_db, args.applications, args.concurrency, args.timeout, keys))
+        uvloop.run(raw_rate(raw_db, 200, args.concurrency, args.timeout, keys))
+        raw = uvloop.run(raw_rate(raw_db, args.applications, args.concurrency, args.timeout, keys))
 
     n = args.applications
     end_to_end = n / result["end_to_end_s"]

@@ -11,7 +11,7 @@ mints them today; an identity provider (Keycloak...) can mint them instead by co
 
 # No `from __future__ import annotations`: FastAPI must see the local `scheme` in the dependency's signature.
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -85,7 +85,7 @@ def bearer(
     scheme_name: str,
     description: str,
     signed: Callable[[Request, str], P | None] | None = None,
-) -> Callable[..., P]:
+) -> Callable[..., Awaitable[P]]:
     """A dependency answering the principal (a name, a role...) of the bearer token, or raising 401.
 
     `tokens(request)` maps each accepted token to its principal. It takes the request so that a module-level
@@ -95,7 +95,7 @@ def bearer(
     """
     scheme = HTTPBearer(auto_error=False, scheme_name=scheme_name, description=description)
 
-    def principal(
+    async def principal(  # async def: FastAPI runs a plain def dependency in its thread pool
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
     ) -> P:

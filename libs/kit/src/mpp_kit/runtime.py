@@ -151,7 +151,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await migrate(self.dsn, *([self._migrations] if self._migrations else []))
-        self._pool = await create_pool(self.dsn)
+        self._pool = await create_pool(self.dsn, max_size=self.settings.database_pool_size)
         if self._topics:
             await ensure_topics(self.kafka, self._topics)
         for fn in self._on_start:

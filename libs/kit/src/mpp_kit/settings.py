@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_keyfile: str | None = None
     kafka_ssl_check_hostname: bool = True
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/postgres")
+    # Connections the service's pool may open (they open as needed): at most this many transactions at once; a
+    # request beyond waits for one. Every replica of every service counts against PostgreSQL's max_connections.
+    database_pool_size: int = Field(default=10, ge=2, le=200)
     http_host: str = "0.0.0.0"  # noqa: S104 - containers listen on all interfaces; the Service fronts them
     http_port: int = 8000
     log_level: str = "INFO"

@@ -33,7 +33,12 @@ def context(request: Request) -> CatalogContext:
     return cast(CatalogContext, request.app.state.context)
 
 
-Ctx = Annotated[CatalogContext, Depends(context)]
+async def _context(request: Request) -> CatalogContext:
+    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
+    return context(request)
+
+
+Ctx = Annotated[CatalogContext, Depends(_context)]
 
 authenticated = bearer(
     lambda request: context(request).roles(),
@@ -42,7 +47,7 @@ authenticated = bearer(
 )
 
 
-def admin_role(role: Annotated[Role, Depends(authenticated)]) -> None:
+async def admin_role(role: Annotated[Role, Depends(authenticated)]) -> None:
     if role != "admin":
         raise forbidden("this credential may read but not change the catalogue")
 

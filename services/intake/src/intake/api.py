@@ -46,7 +46,12 @@ def context(request: Request) -> IntakeContext:
     return cast(IntakeContext, request.app.state.context)
 
 
-Ctx = Annotated[IntakeContext, Depends(context)]
+async def _context(request: Request) -> IntakeContext:
+    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
+    return context(request)
+
+
+Ctx = Annotated[IntakeContext, Depends(_context)]
 
 
 def signed_operator(request: Request, token: str) -> Operator | None:
@@ -72,7 +77,7 @@ OperatorOf = Annotated[
 _operator_of = get_args(OperatorOf)[1].dependency
 
 
-def supervisor(operator: OperatorOf) -> Operator:
+async def supervisor(operator: OperatorOf) -> Operator:
     """What cannot be undone (cancelling an application, erasing personal data) is a supervisor's: an operator's
     credential is refused (403) before anything is looked up, so it learns nothing about the application."""
     if operator.role != "supervisor":
@@ -97,13 +102,13 @@ _submit_credentials = HTTPBearer(
 )
 
 
-def submitting_operator(
+async def submitting_operator(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_submit_credentials)],
 ) -> Operator | None:
     """The operator submitting at the counter or kiosk; None for an anonymous (online) applicant. A token that is
     given must be valid (401)."""
-    return None if credentials is None else cast(Operator, _operator_of(request, credentials))
+    return None if credentials is None else cast(Operator, await _operator_of(request, credentials))
 
 
 def client_address(request: Request) -> str:

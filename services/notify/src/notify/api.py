@@ -32,7 +32,12 @@ def context(request: Request) -> NotifyContext:
     return cast(NotifyContext, request.app.state.context)
 
 
-Ctx = Annotated[NotifyContext, Depends(context)]
+async def _context(request: Request) -> NotifyContext:
+    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
+    return context(request)
+
+
+Ctx = Annotated[NotifyContext, Depends(_context)]
 
 provider_token = bearer(
     lambda request: {context(request).settings.delivery_report_token.get_secret_value(): "provider"},

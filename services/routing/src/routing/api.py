@@ -24,7 +24,12 @@ def context(request: Request) -> RoutingContext:
     return cast(RoutingContext, request.app.state.context)
 
 
-Ctx = Annotated[RoutingContext, Depends(context)]
+async def _context(request: Request) -> RoutingContext:
+    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
+    return context(request)
+
+
+Ctx = Annotated[RoutingContext, Depends(_context)]
 
 ops_token = bearer(
     lambda request: {context(request).settings.routing_ops_token.get_secret_value(): "ops"},

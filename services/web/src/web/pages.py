@@ -18,7 +18,12 @@ def context(request: Request) -> WebContext:
     return cast(WebContext, request.app.state.context)
 
 
-Ctx = Annotated[WebContext, Depends(context)]
+async def _context(request: Request) -> WebContext:
+    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
+    return context(request)
+
+
+Ctx = Annotated[WebContext, Depends(_context)]
 
 
 class LoginRequired(Exception):
