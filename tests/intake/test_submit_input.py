@@ -135,6 +135,19 @@ async def test_same_idempotency_key_with_another_body_is_refused(intake: Intake)
     assert len(await intake.events()) == 1
 
 
+async def test_an_expired_idempotency_key_is_forgotten_and_may_be_used_again(intake: Intake) -> None:
+    first = await submit(intake, as_json(GOOD), **{"Idempotency-Key": "k-old"})
+    assert first.status_code == 201
+    async with intake.context.pool.acquire() as conn:
+        await conn.execute("UPDATE idempotency_key SET created_at = now() - interval '25 hours'")
+    other = with_applicant(name="Someone Else")
+    second = await submit(intake, as_json(other), **{"Idempotency-Key": "k-old"})
+    assert second.status_code == 201, second.text
+    assert second.json()["application_id"] != first.json()["application_id"]
+    again = await submit(intake, as_json(other), **{"Idempotency-Key": "k-old"})
+    assert (again.status_code, again.json()) == (201, second.json())  # the new answer is the one kept
+
+
 async def test_tracking_needs_the_phone_digits(intake: Intake) -> None:
     accepted = (await submit(intake, as_json(GOOD))).json()
     code = accepted["tracking_code"]

@@ -189,18 +189,16 @@ async def lock_idempotency_key(conn: asyncpg.Connection, site_id: str, key: str)
 async def stored_answer(
     conn: asyncpg.Connection, site_id: str, key: str, ttl_hours: int
 ) -> asyncpg.Record | None:
-    """The first answer given for this key, unless it has expired (an expired key is forgotten here)."""
-    await conn.execute(
-        "DELETE FROM idempotency_key WHERE site_id = $1 AND key = $2"
-        " AND created_at < now() - make_interval(hours => $3)",
+    """The first answer given for this key, unless it has expired (an expired key is forgotten here). One
+    statement: the DELETE and the SELECT see the same snapshot, so the SELECT leaves the expired row out itself."""
+    return await conn.fetchrow(
+        "WITH expired AS (DELETE FROM idempotency_key WHERE site_id = $1 AND key = $2"
+        " AND created_at < now() - make_interval(hours => $3))"
+        " SELECT request_hash, status_code, response FROM idempotency_key WHERE site_id = $1 AND key = $2"
+        " AND created_at >= now() - make_interval(hours => $3)",
         site_id,
         key,
         ttl_hours,
-    )
-    return await conn.fetchrow(
-        "SELECT request_hash, status_code, response FROM idempotency_key WHERE site_id = $1 AND key = $2",
-        site_id,
-        key,
     )
 
 
