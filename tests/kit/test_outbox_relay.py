@@ -7,7 +7,9 @@ import json
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -34,9 +36,10 @@ class ParcelRegistered(IntegrationEvent):
 MARKER = "marker"
 
 
-async def read_until_marker(bootstrap: str, topic: str, timeout: float = 30) -> list[tuple[dict, dict]]:
-    """Every event on `topic` up to the marker, published last on the same partition: once the marker is read,
-    anything else the relay did is read too, without waiting a fixed time."""
+async def read_records(
+    bootstrap: str, topic: str, enough: Callable[[list[Any]], bool], timeout: float = 30
+) -> list[Any]:
+    """The records of `topic` from its start, in each partition's order, until `enough(records so far)`."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -45,15 +48,26 @@ async def read_until_marker(bootstrap: str, topic: str, timeout: float = 30) -> 
         group_id=None,
     )
     await consumer.start()
-    found: list[tuple[dict, dict]] = []
+    found: list[Any] = []
     try:
         async with asyncio.timeout(timeout):
-            while not found or found[-1][0]["parcel"] != MARKER:
-                record = await consumer.getone()
-                found.append((json.loads(record.value or b"{}"), {k: v.decode() for k, v in record.headers}))
+            while not enough(found):
+                found.append(await consumer.getone())
     finally:
         await consumer.stop()
     return found
+
+
+async def read_until_marker(bootstrap: str, topic: str, timeout: float = 30) -> list[tuple[dict, dict]]:
+    """Every event on `topic` up to the marker, published last on the same partition: once the marker is read,
+    anything else the relay did is read too, without waiting a fixed time."""
+    records = await read_records(
+        bootstrap,
+        topic,
+        lambda found: bool(found) and json.loads(found[-1].value or b"{}").get("parcel") == MARKER,
+        timeout,
+    )
+    return [(json.loads(r.value or b"{}"), {k: v.decode() for k, v in r.headers}) for r in records]
 
 
 def parcels(found: list[tuple[dict, dict]]) -> list[str]:
@@ -286,3 +300,63 @@ async def test_relay_wakes_on_notify_and_carries_the_writers_trace(
     assert event["parcel"] == "traced"
     assert headers["traceparent"].split("-")[1] == trace_id
     assert trace.get_current_span() is not None
+
+
+async def read_events(bootstrap: str, topic: str, count: int) -> list[tuple[str, str]]:
+    """(key, parcel) of the first `count` records on `topic`, in each partition's order."""
+    records = await read_records(bootstrap, topic, lambda found: len(found) >= count, timeout=60)
+    return [((r.key or b"").decode(), json.loads(r.value or b"{}")["parcel"]) for r in records]
+
+
+async def test_two_relays_side_by_side_publish_each_keys_events_in_the_order_they_were_written(
+    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str, eventually
+) -> None:
+    """Two replicas of a service, each with its relay, on one outbox: an application's events (one key) reach
+    its partition in the order of the outbox, whoever publishes them."""
+    keys = [f"application-{k}" for k in range(8)]
+    rounds = 30
+    async with pool.acquire() as conn:
+        for i in range(rounds):
+            for key in keys:
+                async with conn.transaction():
+                    await enqueue(conn, topic_name, key, ParcelRegistered(parcel=f"{i:03d}"))
+    relays = [
+        OutboxRelay(database, pool, infra.kafka_bootstrap, batch_size=5, poll_interval_s=0.05, linger_s=0)
+        for _ in range(2)
+    ]
+    for relay in relays:
+        await relay.start()
+    try:
+        await eventually(lambda: _outbox_empty(pool), timeout=60)
+        found = await read_events(infra.kafka_bootstrap, topic_name, rounds * len(keys))
+    finally:
+        for relay in relays:
+            await relay.stop()
+    assert all(relay.published > 0 for relay in relays), "both relays took part"
+    for key in keys:
+        seen = [parcel for k, parcel in found if k == key]
+        assert seen == sorted(seen), f"{key} out of order: {seen}"
+
+
+async def test_an_event_waiting_for_its_retry_holds_back_the_later_events_of_its_key_only(
+    infra: Infra, database: str, pool: asyncpg.Pool, topic_name: str
+) -> None:
+    async with pool.acquire() as conn:
+        for key, parcel in [("a", "a1"), ("a", "a2"), ("b", "b1")]:
+            async with conn.transaction():
+                await enqueue(conn, topic_name, key, ParcelRegistered(parcel=parcel))
+        # a1's publish failed: it waits for its next attempt, as the relay's release leaves it.
+        await conn.execute(
+            "UPDATE outbox SET attempts = 1, next_attempt_at = now() + interval '1 hour' WHERE key = 'a'"
+            " AND id = (SELECT min(id) FROM outbox)"
+        )
+    relay = OutboxRelay(database, pool, infra.kafka_bootstrap)
+    await relay.start(background=False)
+    try:
+        assert await relay.relay_once() == 1  # b1 only: a2 may not overtake a1
+        await pool.execute("UPDATE outbox SET next_attempt_at = now() WHERE key = 'a'")
+        assert await relay.relay_once() == 2
+        found = await read_events(infra.kafka_bootstrap, topic_name, 3)
+    finally:
+        await relay.stop()
+    assert [parcel for key, parcel in found if key == "a"] == ["a1", "a2"]
