@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -47,6 +47,19 @@ tracer = trace.get_tracer(__name__)
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 OUTAGE_RETRY_AFTER_S = 5
+
+
+C = TypeVar("C")
+
+
+def app_context(kind: type[C]) -> Callable[[Request], Awaitable[C]]:
+    """A dependency answering the service's context (`app.state.context`, a `kind`). `async def`: FastAPI runs a
+    plain `def` dependency in its thread pool, a thread hop per request for what only reads an attribute."""
+
+    async def context(request: Request) -> C:
+        return cast(C, request.app.state.context)
+
+    return context
 
 
 def _outage_response() -> JSONResponse:

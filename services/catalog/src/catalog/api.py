@@ -22,6 +22,7 @@ from catalog.domain import (
     Site,
 )
 from mpp_contracts.catalog import CentralOnlyReason, Channel
+from mpp_kit import http
 from mpp_kit.auth import bearer
 from mpp_kit.errors import error_responses, forbidden, not_found
 
@@ -33,12 +34,7 @@ def context(request: Request) -> CatalogContext:
     return cast(CatalogContext, request.app.state.context)
 
 
-async def _context(request: Request) -> CatalogContext:
-    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
-    return context(request)
-
-
-Ctx = Annotated[CatalogContext, Depends(_context)]
+Ctx = Annotated[CatalogContext, Depends(http.app_context(CatalogContext))]
 
 authenticated = bearer(
     lambda request: context(request).roles(),

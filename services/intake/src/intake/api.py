@@ -37,6 +37,7 @@ from intake.schemas import (
 from intake.settings import Operator
 from mpp_contracts.catalog import SiteState
 from mpp_contracts.intake import ApplicationChannel, ApplicationStatus
+from mpp_kit import http
 from mpp_kit.auth import bearer
 from mpp_kit.errors import ApiError, FieldProblem, error_responses, forbidden, unauthorized, unavailable
 from mpp_kit.forwarded import client_address as forwarded_client
@@ -46,12 +47,7 @@ def context(request: Request) -> IntakeContext:
     return cast(IntakeContext, request.app.state.context)
 
 
-async def _context(request: Request) -> IntakeContext:
-    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
-    return context(request)
-
-
-Ctx = Annotated[IntakeContext, Depends(_context)]
+Ctx = Annotated[IntakeContext, Depends(http.app_context(IntakeContext))]
 
 
 def signed_operator(request: Request, token: str) -> Operator | None:

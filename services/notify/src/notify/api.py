@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from mpp_contracts.notify import SmsStatus
+from mpp_kit import http
 from mpp_kit.auth import bearer
 from mpp_kit.errors import error_responses, forbidden, invalid, not_found
 from mpp_kit.models import NUL_REASON, ApiModel
@@ -32,12 +33,7 @@ def context(request: Request) -> NotifyContext:
     return cast(NotifyContext, request.app.state.context)
 
 
-async def _context(request: Request) -> NotifyContext:
-    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
-    return context(request)
-
-
-Ctx = Annotated[NotifyContext, Depends(_context)]
+Ctx = Annotated[NotifyContext, Depends(http.app_context(NotifyContext))]
 
 provider_token = bearer(
     lambda request: {context(request).settings.delivery_report_token.get_secret_value(): "provider"},

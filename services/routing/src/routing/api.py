@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from mpp_contracts.routing import Outcome
+from mpp_kit import http
 from mpp_kit.auth import bearer
 from mpp_kit.errors import error_responses
 from routing import domain, repository
@@ -24,12 +25,7 @@ def context(request: Request) -> RoutingContext:
     return cast(RoutingContext, request.app.state.context)
 
 
-async def _context(request: Request) -> RoutingContext:
-    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
-    return context(request)
-
-
-Ctx = Annotated[RoutingContext, Depends(_context)]
+Ctx = Annotated[RoutingContext, Depends(http.app_context(RoutingContext))]
 
 ops_token = bearer(
     lambda request: {context(request).settings.routing_ops_token.get_secret_value(): "ops"},

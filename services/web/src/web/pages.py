@@ -9,6 +9,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from mpp_kit import http
 from web.clients import Intake, Unavailable
 from web.context import WebContext
 from web.security import CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE, Operator
@@ -18,12 +19,7 @@ def context(request: Request) -> WebContext:
     return cast(WebContext, request.app.state.context)
 
 
-async def _context(request: Request) -> WebContext:
-    """`context` as a dependency: `async def`, as FastAPI runs a `def` dependency in its thread pool."""
-    return context(request)
-
-
-Ctx = Annotated[WebContext, Depends(_context)]
+Ctx = Annotated[WebContext, Depends(http.app_context(WebContext))]
 
 
 class LoginRequired(Exception):
