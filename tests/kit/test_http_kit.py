@@ -11,6 +11,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Query, Request
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -232,6 +233,25 @@ async def test_an_unexpected_error_is_a_500_in_the_error_format_and_counted_by_r
     ]
     assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 1, metrics
     assert "7F3K-9Q2M" not in metrics, "the raw path (a tracking code) must not become a label"
+
+
+async def test_one_span_per_request_ours_even_with_a_process_wide_tracer_provider(
+    client: httpx.AsyncClient, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI's own telemetry would add a server span of its own whenever a tracer provider is installed (each
+    service installs one): continuing any caller's traceparent and recording the raw path and query. The kit
+    turns it off; its span follows TRUST_INBOUND_TRACEPARENT and is named by the route template."""
+    everyone = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(everyone))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    await client.get("/kit-test/boom/7F3K-9Q2M", params={"q": "Siti"}, headers={"traceparent": caller})
+    assert everyone.get_finished_spans() == ()
+    [ours] = spans.get_finished_spans()
+    assert ours.name == "GET /kit-test/boom/{thing_id}"
+    assert f"{ours.context.trace_id:032x}" != caller.split("-")[1]
+    provider.shutdown()
 
 
 async def test_the_span_is_named_by_the_route_template(

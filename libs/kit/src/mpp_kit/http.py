@@ -28,6 +28,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -48,6 +49,12 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 OUTAGE_RETRY_AFTER_S = 5
 
+
+# FastAPI's own OpenTelemetry (0.165+) turns itself on when a tracer provider is installed, as every service does:
+# a second server span per request that continues any caller's traceparent (TRUST_INBOUND_TRACEPARENT is ours to
+# decide) and records the raw path and query string (a name searched for, a tracking code). TracingMiddleware is
+# the one span per request.
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 C = TypeVar("C")
 
@@ -261,10 +268,16 @@ def create_app(
         host = settings.internal_host or settings.http_host
         lifespan = _with_internal_server(lifespan, host, internal_port, readiness)
         app = FastAPI(
-            title=title, version=version, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+            title=title,
+            version=version,
+            lifespan=lifespan,
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+            telemetry=NO_FASTAPI_TELEMETRY,
         )
     else:
-        app = FastAPI(title=title, version=version, lifespan=lifespan)
+        app = FastAPI(title=title, version=version, lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -368,7 +381,13 @@ def _add_metrics(app: FastAPI) -> None:
 
 def internal_app(public: FastAPI, readiness: ReadinessCheck) -> FastAPI:
     """What only the cluster sees: /metrics, the public app's /openapi.json and /docs, and the probes."""
-    app = FastAPI(title=f"{public.title} (internal)", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=f"{public.title} (internal)",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=NO_FASTAPI_TELEMETRY,
+    )
     _add_probes(app, readiness)
     _add_metrics(app)
 
