@@ -104,15 +104,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = _error(
-            413,
-            "body_too_large",
-            f"request body is larger than {self.max_bytes} bytes",
-            [FieldProblem(field="body", reason=f"at most {self.max_bytes} bytes")],
-        )
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await too_large(scope, receive, send)
+                await self._too_large()(scope, receive, send)
                 return
         seen = 0
         started = False
@@ -135,7 +129,15 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await too_large(scope, receive, send)
+                await self._too_large()(scope, receive, send)
+
+    def _too_large(self) -> JSONResponse:
+        return _error(
+            413,
+            "body_too_large",
+            f"request body is larger than {self.max_bytes} bytes",
+            [FieldProblem(field="body", reason=f"at most {self.max_bytes} bytes")],
+        )
 
 
 class NulRefusalMiddleware:
