@@ -15,7 +15,11 @@ Phases:
    delivery contract of routing's consumer since it takes a poll's batch per transaction), and, for reference,
    in batches without commits;
 2. routing: `create_app(settings)` started as `uvicorn --factory` would (read models, consumer, outbox relay
-   publishing to the broker); the rate is decisions recorded over the time between the first and the last one.
+   publishing to the broker; on uvloop, as uvicorn runs it); the rate is decisions recorded over the time
+   between the first and the last one;
+3. raw decision transaction: routing's handler on the same applications, each in a transaction of its own with
+   its inbox row (no Kafka), on a fresh database with the same catalogue, one at a time and as many at once as
+   the topic has partitions: the limit of the database part routing stands on.
 """
 
 from __future__ import annotations
