@@ -325,6 +325,8 @@ async def test_two_relays_side_by_side_publish_each_keys_events_in_the_order_the
         for _ in range(2)
     ]
     for relay in relays:
+        await relay.start(background=False)  # both producers connected first: the loops start together
+    for relay in relays:
         await relay.start()
     try:
         await eventually(lambda: _outbox_empty(pool), timeout=60)
