@@ -202,6 +202,14 @@ def intake_rows(seen: str, closed: str) -> list[Row]:
         Row(
             "intake",
             "GET",
+            "/pickups",
+            "/pickups",
+            401,
+            {"operator A": 200, "operator B": 200, "supervisor": 200},
+        ),  # B: its own site's, none here
+        Row(
+            "intake",
+            "GET",
             "/search",
             "/search?q=Dewi",
             401,

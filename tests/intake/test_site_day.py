@@ -309,6 +309,35 @@ async def test_a_product_collected_where_it_is_made_is_ready_there(intake: Intak
     assert await intake.outbox(f"site.{ORIGIN}.inbox.v1") == []
 
 
+async def test_results_waiting_for_pickup_are_listed_however_long_ago_they_were_submitted(
+    intake: Intake,
+) -> None:
+    old, recent, in_progress = [await submit(intake) for _ in range(3)]
+    for accepted in (old, recent):
+        ready = await post(intake, accepted["application_id"], "status", {"status": "ready_for_pickup"})
+        assert ready.status_code == 200, ready.text
+    await post(intake, in_progress["application_id"], "status", {"status": "in_progress"})
+    async with intake.context.pool.acquire() as conn:  # a product that took five weeks
+        await conn.execute(
+            "UPDATE application SET ticket_day = ticket_day - 35, updated_at = now() - interval '2 days'"
+            " WHERE id = $1",
+            UUID(old["application_id"]),
+        )
+
+    async def listed(path: str, token: str | None = None, **params: str) -> list[str]:
+        headers = intake.operator(token) if token else intake.operator()
+        answer = await intake.client.get(path, params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return [a["application_id"] for a in answer.json()]
+
+    assert await listed("/pickups") == [
+        old["application_id"],
+        recent["application_id"],
+    ]  # longest waiting first
+    assert await listed("/queue", status="ready_for_pickup") == [recent["application_id"]]  # today's only
+    assert await listed("/pickups", OTHER_SITE_TOKEN) == []
+
+
 async def test_arrivals_are_moved_given_back_or_missed(intake: Intake) -> None:
     moved, given_back, missed = forwarded_here(intake), forwarded_here(intake), forwarded_here(intake)
     for case in (moved, given_back, missed):

@@ -189,7 +189,7 @@ class FakeIntake:
         if site is None:
             return _error(401, "unauthorized")
         mine = {k: a for k, a in self.applications.items() if a["site_id"] == site}
-        if method == "GET" and path in ("/queue", "/arrivals", "/search"):
+        if method == "GET" and path in ("/queue", "/arrivals", "/search", "/pickups"):
             return httpx.Response(200, json=[self.summary(a) for a in self.listed(path, mine, request)])
         match = re.fullmatch(r"/applications/([0-9a-f-]{36})(/[a-z-]+)?", path)
         if not match or match.group(1) not in mine:
@@ -207,6 +207,8 @@ class FakeIntake:
         rows = list(mine.values())
         if path == "/arrivals":
             return [a for a in rows if a["status"] in ("expected", "checked_in")]
+        if path == "/pickups":
+            return [a for a in rows if a["status"] == "ready_for_pickup"]
         if path == "/search":
             q = request.url.params.get("q", "").lower()
             return [a for a in rows if q in a["applicant_name"].lower() or q == a["tracking_code"].lower()]

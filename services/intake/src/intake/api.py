@@ -483,6 +483,13 @@ async def arrivals(
     )
 
 
+@operators.get("/pickups", response_model=list[ApplicationSummary], responses=error_responses(401, 503))
+async def pickups(ctx: Ctx, operator: OperatorOf) -> list[ApplicationSummary]:
+    """Results ready here for their applicants to collect, whatever day they were submitted: the longest waiting
+    first. The day's queue lists only what was ticketed that day; a result can wait weeks."""
+    return await operations.pickups(ctx.pool, operator=operator)
+
+
 @operators.get("/search", response_model=list[ApplicationSummary], responses=error_responses(401, 422, 503))
 async def search(
     ctx: Ctx,

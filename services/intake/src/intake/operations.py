@@ -760,6 +760,12 @@ async def queue(
     return [_summary(row) for row in rows]
 
 
+async def pickups(pool: asyncpg.Pool, *, operator: Operator) -> list[ApplicationSummary]:
+    async with pool.acquire() as conn:
+        rows = await repository.waiting_for_pickup(conn, operator.site_id)
+    return [_summary(row) for row in rows]
+
+
 async def arrivals(
     pool: asyncpg.Pool,
     *,

@@ -145,6 +145,18 @@ async def queue(
     )
 
 
+async def waiting_for_pickup(conn: asyncpg.Connection, site_id: str) -> list[asyncpg.Record]:
+    """Results ready at the site for their applicants, whatever day they were submitted: the longest waiting first
+    (a product can take weeks, a forwarded one longer still)."""
+    return list(
+        await conn.fetch(
+            _SUMMARY
+            + "WHERE site_id = $1 AND status = 'ready_for_pickup' ORDER BY updated_at, tracking_code",
+            site_id,
+        )
+    )
+
+
 async def arrivals(
     conn: asyncpg.Connection, site_id: str, day: date, *, agency_code: str | None, status: str | None
 ) -> list[asyncpg.Record]:

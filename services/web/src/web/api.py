@@ -922,23 +922,12 @@ async def arrivals(
     return render(request, "kedatangan.html", rows=rows, day=day, tz=time_zone)
 
 
-PICKUP_DAYS = 14
-
-
 @counter.get("/siap-diambil")
 async def pickups(request: Request, ctx: Ctx, operator: OperatorOf, intake: IntakeOf) -> Response:
-    """Results waiting for pickup at the site: applications of the last two weeks that are ready."""
+    """Results waiting for pickup at the site, however long ago they were submitted: the longest waiting first."""
     time_zone = await ctx.sites.time_zone(operator.site)
-    days = domain.recent_days(domain.today(time_zone), PICKUP_DAYS)
-    bearer = token(ctx, operator)
-    per_day = await asyncio.gather(
-        *(
-            intake.operator_get(bearer, "/queue", day=day.isoformat(), status="ready_for_pickup")
-            for day in days
-        )
-    )
-    rows = [row for day_rows in per_day for row in day_rows]
-    return render(request, "siap.html", rows=rows, tz=time_zone, days=PICKUP_DAYS)
+    rows = await intake.operator_get(token(ctx, operator), "/pickups")
+    return render(request, "siap.html", rows=rows, tz=time_zone)
 
 
 @counter.get("/survei")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -170,10 +170,6 @@ def short_time(value: datetime | str | None, tz: str = DEFAULT_TIME_ZONE) -> str
 
 def today(tz: str = DEFAULT_TIME_ZONE, now: datetime | None = None) -> date:
     return (now or datetime.now(ZoneInfo(tz))).astimezone(ZoneInfo(tz)).date()
-
-
-def recent_days(last: date, count: int) -> list[date]:
-    return [last - timedelta(days=n) for n in range(count)]
 
 
 # ---- what a person typed -------------------------------------------------------------------------------------
