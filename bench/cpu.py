@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -40,3 +42,21 @@ def machine_cpu_seconds() -> float:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle, iowait
     return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def cpu_per_application(count: int, **processes: int) -> Iterator[dict[str, float]]:
+    """Fills the dict it yields, on leaving, with the CPU milliseconds per application (of `count`) spent
+    meanwhile by each named process (pid, with its waited-for children), PostgreSQL (`postgres`) and the broker
+    (`java`): where the time of a phase went."""
+
+    def now() -> dict[str, float]:
+        return {
+            **{name: cpu_seconds(pid) for name, pid in processes.items()},
+            **cpu_by_program("postgres", "java"),
+        }
+
+    spent: dict[str, float] = {}
+    before = now()
+    yield spent
+    spent.update({name: (seconds - before[name]) * 1000 / count for name, seconds in now().items()})

@@ -25,15 +25,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
 from aiokafka import AIOKafkaProducer
-from cpu import cpu_by_program, cpu_seconds
+from cpu import cpu_per_application
 from lean_http import LeanClient
 
 import intake
@@ -149,24 +147,6 @@ async def raw_rate(dsn: str, count: int, concurrency: int, timeout: float, keys:
         await pool.close()
 
 
-@contextmanager
-def cpu_per_application(count: int, **services: int) -> Iterator[dict[str, float]]:
-    """Fills the dict it yields, on leaving, with the CPU milliseconds per application spent meanwhile by this
-    driver, each named service process, PostgreSQL and the broker: where the time of each phase went."""
-
-    def now() -> dict[str, float]:
-        return {
-            "driver": cpu_seconds(os.getpid()),
-            **{name: cpu_seconds(pid) for name, pid in services.items()},
-            **cpu_by_program("postgres", "java"),
-        }
-
-    spent: dict[str, float] = {}
-    before = now()
-    yield spent
-    spent.update({name: (seconds - before[name]) * 1000 / count for name, seconds in now().items()})
-
-
 def start_intake(
     workdir: Path, bootstrap: str, dsn: str, keys: dict[str, str], pool_size: int
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -227,14 +207,14 @@ def main() -> None:
         try:
             warm = min(200, args.applications)
             asyncio.run(http_rate(base_url, warm, args.concurrency, args.timeout))
-            with cpu_per_application(args.applications, intake=proc.pid) as http_cpu:
+            with cpu_per_application(args.applications, driver=os.getpid(), intake=proc.pid) as http_cpu:
                 over_http = asyncio.run(
                     http_rate(base_url, args.applications, args.concurrency, args.timeout)
                 )
         finally:
             stop_process(proc)
         uvloop.run(raw_rate(raw_db, warm, args.concurrency, args.timeout, keys))
-        with cpu_per_application(args.applications) as raw_cpu:
+        with cpu_per_application(args.applications, driver=os.getpid()) as raw_cpu:
             raw = uvloop.run(raw_rate(raw_db, args.applications, args.concurrency, args.timeout, keys))
     print(f"applications per phase {args.applications} (concurrency {args.concurrency}, loopback)")
     print(f"raw submit transaction {raw:8.1f} applications/s   (asyncpg, no HTTP)")

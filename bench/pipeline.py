@@ -34,7 +34,7 @@ from typing import Any
 import asyncpg
 import httpx
 import uvloop
-from cpu import cpu_by_program, cpu_seconds, machine_cpu_seconds
+from cpu import cpu_per_application, machine_cpu_seconds
 from intake_submit import raw_rate
 from lean_http import LeanClient
 
@@ -205,27 +205,21 @@ def main() -> None:
             time.sleep(3)  # the services settle (read models loaded, first polls done)
             idle_rate, idle_by_db = asyncio.run(idle_commit_rate(infra.pg_admin_dsn, 5.0))
             before = asyncio.run(commits(infra.pg_admin_dsn))
-            cpu_before = {name: cpu_seconds(p.proc.pid) for name, p in platform.processes.items()}
+            services = {name: p.proc.pid for name, p in platform.processes.items()}
             machine_before = machine_cpu_seconds()
-            programs_before = cpu_by_program("postgres", "java")
-            clock = time.perf_counter()
-            result = asyncio.run(load(platform, sites, args.applications, args.concurrency, args.timeout))
-            base, _, _ = infra.pg_admin_dsn.rpartition("/")
-            notify_dsn = f"{base}/{prefix}_notify"
-            while asyncio.run(reports_recorded(notify_dsn)) < args.applications:
-                if time.perf_counter() - clock > args.timeout:
-                    raise TimeoutError("delivery reports not all recorded")
-                time.sleep(0.2)
-            time.sleep(1.5)  # the last counters reach pg_stat_database
+            with cpu_per_application(args.applications, **services) as cpu:
+                clock = time.perf_counter()
+                result = asyncio.run(load(platform, sites, args.applications, args.concurrency, args.timeout))
+                base, _, _ = infra.pg_admin_dsn.rpartition("/")
+                notify_dsn = f"{base}/{prefix}_notify"
+                while asyncio.run(reports_recorded(notify_dsn)) < args.applications:
+                    if time.perf_counter() - clock > args.timeout:
+                        raise TimeoutError("delivery reports not all recorded")
+                    time.sleep(0.2)
+                time.sleep(1.5)  # the last counters reach pg_stat_database
             during = difference(asyncio.run(commits(infra.pg_admin_dsn)), before)
             window = time.perf_counter() - clock - 1.5
             machine_busy = machine_cpu_seconds() - machine_before
-            programs = cpu_by_program("postgres", "java")
-            cpu_programs = {
-                ("PostgreSQL" if k == "postgres" else "Kafka"): v - programs_before[k]
-                for k, v in programs.items()
-            }
-            cpu = {name: cpu_seconds(p.proc.pid) - cpu_before[name] for name, p in platform.processes.items()}
             statements = asyncio.run(top_statements(infra.pg_admin_dsn)) if args.statements else []
         finally:
             platform.stop()
@@ -261,8 +255,9 @@ def main() -> None:
         f"CPU                    {machine_busy:8.1f} s busy of {os.cpu_count()} cores over {window:.1f} s"
         f" ({machine_busy / n * 1000:.1f} ms per application); services:"
     )
-    for name, seconds in sorted({**cpu, **cpu_programs}.items(), key=lambda item: -item[1]):
-        print(f"    {name:32} {seconds / n * 1000:6.1f} ms/application")
+    shown = {"postgres": "PostgreSQL", "java": "Kafka"}
+    for name, ms in sorted(cpu.items(), key=lambda item: -item[1]):
+        print(f"    {shown.get(name, name):32} {ms:6.1f} ms/application")
     for query, calls in statements:
         print(f"  {calls / n:7.2f}  {query}")
     print(f"raw submit transaction {raw:8.1f} applications/s (asyncpg, no HTTP, same server)")
