@@ -46,20 +46,27 @@ tracer = trace.get_tracer(__name__)
 # The two-key form of the lock: its own key space, apart from the one-key locks of migrations and services.
 CLAIM_LOCK = "SELECT pg_advisory_xact_lock(1297109065, 1)"
 
+
 # A row may go only when every earlier row of its key may go too: one that waits for its retry, or that another
 # relay is publishing (its lease not expired), holds back the later events of that key, and of that key only. So
 # each key's events (an application's) reach their partition in the order they were written, whichever replica
 # publishes them. Rows without a key have no order to keep.
-CLAIM = """
+def _may_go(row: str) -> str:
+    """`row` (an alias of outbox) may be published now: not leased and its next attempt due, or its lease ($2
+    seconds) expired with the relay that took it."""
+    return (
+        f"(({row}.lease IS NULL AND {row}.next_attempt_at <= now())"
+        f" OR ({row}.lease IS NOT NULL AND {row}.leased_at < now() - make_interval(secs => $2)))"
+    )
+
+
+CLAIM = f"""
 WITH ready AS (
     SELECT id FROM outbox o
-    WHERE ((lease IS NULL AND next_attempt_at <= now())
-           OR (lease IS NOT NULL AND leased_at < now() - make_interval(secs => $2)))
+    WHERE {_may_go("o")}
       AND NOT EXISTS (
           SELECT 1 FROM outbox e
-          WHERE e.topic = o.topic AND e.key = o.key AND e.id < o.id
-            AND NOT ((e.lease IS NULL AND e.next_attempt_at <= now())
-                     OR (e.lease IS NOT NULL AND e.leased_at < now() - make_interval(secs => $2))))
+          WHERE e.topic = o.topic AND e.key = o.key AND e.id < o.id AND NOT {_may_go("e")})
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
