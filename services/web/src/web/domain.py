@@ -318,24 +318,31 @@ def merge_tracking(answers: list[dict[str, Any]]) -> dict[str, Any]:
 
 def check_note(value: str, *, required: bool) -> str | None:
     """A short note for the applicant's SMS: the reason it is refused, or None."""
-    note = value.strip()
-    if not note:
-        return "Alasan wajib diisi; dikirim ke pemohon lewat SMS." if required else None
-    if len(note) < 3 or len(note) > 60:
-        return "Alasan 3 sampai 60 huruf (dikirim lewat SMS)."
-    if re.search(r"[0-9]{6,}", note):
-        return "Jangan menulis NIK atau nomor HP di alasan."
-    return None
+    return _check_reason(
+        value,
+        missing="Alasan wajib diisi; dikirim ke pemohon lewat SMS." if required else None,
+        wrong_length="Alasan 3 sampai 60 huruf (dikirim lewat SMS).",
+    )
 
 
 def check_erasure_reason(value: str) -> str | None:
     """Why an applicant's data is erased (kept in the history, not texted): as short and as free of personal data
     as a note."""
+    return _check_reason(
+        value,
+        missing="Alasan wajib diisi, misalnya: permintaan pemohon.",
+        wrong_length="Alasan 3 sampai 60 huruf.",
+    )
+
+
+def _check_reason(value: str, *, missing: str | None, wrong_length: str) -> str | None:
+    """A reason the application keeps: 3 to 60 characters, no NIK or phone number in it. `missing` is what an
+    empty one is told (None: it may be empty)."""
     reason = value.strip()
     if not reason:
-        return "Alasan wajib diisi, misalnya: permintaan pemohon."
+        return missing
     if len(reason) < 3 or len(reason) > 60:
-        return "Alasan 3 sampai 60 huruf."
+        return wrong_length
     if re.search(r"[0-9]{6,}", reason):
         return "Jangan menulis NIK atau nomor HP di alasan."
     return None
